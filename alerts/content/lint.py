@@ -1,0 +1,204 @@
+"""Offline checks of the template library: schema, review, syntax, worst-case SMS length, sourcing."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alerts.content.hazards import Hazard, default_hazards
+from alerts.content.library import Library, LibraryError, Template
+from alerts.content.render import (
+    TZ,
+    RenderError,
+    build_campaign_context,
+    build_context,
+    check_syntax,
+    render,
+    render_title,
+)
+from alerts.content.sms import SmsRules, check
+from alerts.model import Alert, Info, Level
+
+# Worst cases the library must survive: a 12-character area phrase and a 6-character issuer.
+WORST_AREA = "北诗镇、河西镇、马村镇等"
+WORST_AREA_NAMES = ["北诗镇", "河西镇", "马村镇", "寺庄镇", "野川镇"]
+WORST_ISSUER = "高平市气象台"
+WORST_TIME = datetime(2025, 12, 31, 23, 59, tzinfo=TZ)  # 12月31日23时59分: the longest date
+# Free alert text has no length bound, so an SMS that quotes it can never be shown to fit.
+LONG_TEXT = "长" * 300
+ALERT_STAGES = ("warning", "update", "all_clear")
+# Phrases by which a text would itself issue a warning rather than cite the official one.
+SELF_ISSUE_PHRASES = (
+    "现发布", "特发布", "特此预警", "紧急预警", "本平台发布", "我们发布", "我台发布", "我局发布", "本中心发布",
+    "we issue", "we have issued", "hereby",
+)
+ISSUER_VARIABLE = re.compile(r"\{\{\s*issuer\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str  # load, review, location, level, syntax, render, sms, source, coverage, sample
+    template_id: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path or "library"
+        subject = f" {self.template_id}" if self.template_id else ""
+        return f"{where}: [{self.code}]{subject}: {self.message}"
+
+
+def worst_alert(hazard: str, level: str, issuer: str = WORST_ISSUER, msg_type: str = "Alert") -> Alert:
+    """A synthetic alert with the longest values the context can hold."""
+    info = Info(
+        language="zh-CN", event=hazard, sender_name=issuer, onset=WORST_TIME, expires=WORST_TIME,
+        headline=LONG_TEXT, description=LONG_TEXT, instruction=LONG_TEXT,
+        hazard=hazard, level=Level(level) if level else None,
+    )
+    return Alert(identifier="lint", sender="lint", sent=WORST_TIME, msg_type=msg_type, infos=[info])
+
+
+def worst_contexts(template: Template, hazard: Hazard, area: str, issuer: str) -> Iterator[dict[str, Any]]:
+    """Every context the template must render within limits: one per level it may meet."""
+    if template.stage not in ALERT_STAGES:
+        yield build_campaign_context(
+            area_phrase=area, area_names=WORST_AREA_NAMES, params={}, now=WORST_TIME, issuer=issuer
+        )
+        return
+    for level in template.levels or hazard.allowed_levels():
+        yield build_context(
+            worst_alert(hazard.key, level, issuer),
+            hazard_zh=hazard.zh, area_phrase=area, area_names=WORST_AREA_NAMES, issuer_default=issuer,
+        )
+
+
+def _sms_problems(template: Template, context: dict[str, Any], body: str, rules: SmsRules) -> list[str]:
+    problems = [f"level {context['level'] or '-'}: {p}" for p in check(body, rules)]
+    lowered = body.lower()
+    for phrase in SELF_ISSUE_PHRASES:
+        if phrase in lowered:
+            problems.append(f"contains {phrase!r}: our texts cite the official warning, they never issue one")
+    if template.stage in ALERT_STAGES:
+        cites = "warning" if template.language == "en" else "预警"
+        if not ISSUER_VARIABLE.search(template.text) and cites not in body:
+            problems.append(f"does not name its source: use {{{{ issuer }}}} or cite the {cites}")
+    return problems
+
+
+def _lint_template(
+    template: Template, hazard: Hazard, rules: SmsRules, area: str, issuer: str
+) -> Iterator[tuple[str, str]]:
+    if template.status != "reviewed":
+        yield "review", f"status {template.status}: needs expert review before use"
+    if template.path.parent.name != template.hazard or not template.id.startswith(template.hazard + "."):
+        yield "location", f"expected under {template.hazard}/ with an id starting '{template.hazard}.'"
+    stray = set(template.levels) - set(hazard.allowed_levels())
+    if stray:
+        yield "level", f"levels {sorted(stray)} do not exist for {hazard.key} (has {list(hazard.allowed_levels())})"
+    try:
+        check_syntax(template)
+    except RenderError as exc:
+        yield "syntax", str(exc)
+        return
+    for context in worst_contexts(template, hazard, area, issuer):
+        try:
+            render_title(template, context)
+            body = render(template, context)
+        except RenderError as exc:
+            yield "render", str(exc)
+            return
+        if template.channel == "sms":
+            for message in _sms_problems(template, context, body, rules):
+                yield "sms", message
+
+
+def coverage_problems(library: Library, hazards: Mapping[str, Hazard]) -> list[str]:
+    """What the CMA table and the alert hazards require that the library lacks (reviewed only)."""
+    reviewed = Library(library.directory, [t for t in library.templates if t.status == "reviewed"], [])
+    missing: list[str] = []
+    for hazard in hazards.values():
+        if hazard.kind == "signal":
+            for level in hazard.levels:
+                if not reviewed.find(hazard.key, level, "residents", "sms", "warning"):
+                    missing.append(f"{hazard.key} {level}: no reviewed residents SMS for the warning")
+                if not reviewed.find(hazard.key, level, "schools", "notice", "warning"):
+                    missing.append(f"{hazard.key} {level}: no reviewed schools notice")
+        if hazard.is_alert and hazard.key != "fraud_rumour":
+            if not reviewed.find(hazard.key, None, "residents", "sms", "all_clear"):
+                missing.append(f"{hazard.key}: no reviewed all-clear SMS")
+    return missing
+
+
+def lint(
+    library: Library,
+    rules: SmsRules | None = None,
+    sample_alerts: Sequence[Alert] = (),
+    *,
+    area: str = WORST_AREA,
+    issuer: str = WORST_ISSUER,
+    hazards: Mapping[str, Hazard] | None = None,
+    coverage: bool = True,
+) -> list[Problem]:
+    """Every problem that should stop the library from shipping; empty when it is fit to use."""
+    rules = rules or SmsRules()
+    hazards = default_hazards() if hazards is None else hazards
+    problems = [Problem("load", "", line.split(":", 1)[0], line) for line in library.problems]
+    for template in library.templates:
+        hazard = hazards[template.hazard]
+        for code, message in _lint_template(template, hazard, rules, area, issuer):
+            problems.append(Problem(code, template.id, str(template.path), message))
+    for alert in sample_alerts:
+        problems.extend(_lint_sample(library, alert, rules, area, hazards))
+    if coverage:
+        problems.extend(Problem("coverage", "", "", message) for message in coverage_problems(library, hazards))
+    return problems
+
+
+def _lint_sample(
+    library: Library, alert: Alert, rules: SmsRules, area: str, hazards: Mapping[str, Hazard]
+) -> Iterator[Problem]:
+    """Render the SMS texts a real alert would select, with the worst area phrase."""
+    hazard = hazards.get(alert.hazard or "")
+    if hazard is None:
+        return
+    stage = "all_clear" if alert.msg_type == "Cancel" else "warning"
+    level = alert.level.value if alert.level else None
+    context = build_context(
+        alert, hazard_zh=hazard.zh, area_phrase=area, area_names=WORST_AREA_NAMES, issuer_default=WORST_ISSUER
+    )
+    for audience in ("residents", "elderly"):
+        for template in library.find(hazard.key, level, audience, "sms", stage):
+            try:
+                body = render(template, context)
+            except RenderError as exc:
+                yield Problem("sample", template.id, str(template.path), f"alert {alert.identifier}: {exc}")
+                continue
+            for message in check(body, rules):
+                yield Problem("sample", template.id, str(template.path), f"alert {alert.identifier}: {message}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `python -m alerts.content.lint templates` prints problems, exit 1 if any."""
+    parser = argparse.ArgumentParser(prog="python -m alerts.content.lint")
+    parser.add_argument("directory", type=Path, nargs="?", default=Path("templates"))
+    args = parser.parse_args(argv)
+    try:
+        library = Library.load(args.directory, strict=False)
+    except LibraryError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    problems = lint(library)
+    for problem in problems:
+        print(problem)
+    print(f"{len(library.templates)} templates, {len(problems)} problems", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
