@@ -1,0 +1,5 @@
+"""`python -m alerts` is the same as the `alerts` command."""
+
+from alerts.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""The composition root: builds every stage from settings and shows the whole pipeline in one place.
+
+    receive ─► parse ─► normalise ─► lifecycle ─► route ─► draft ─► approve ─► fan-out ─► outbox ─► channel
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alerts import lifecycle
+from alerts.areas import Areas
+from alerts.channels.base import Channel
+from alerts.channels.log import LogChannel
+from alerts.clock import Clock
+from alerts.content.hazards import default_hazards
+from alerts.content.library import Library
+from alerts.content.sms import DEFAULT_BANNED_WORDS, SmsRules
+from alerts.drafting import Drafter, DraftOutcome
+from alerts.feeds.cap import Rejected, parse_alert
+from alerts.hazards import HazardTable
+from alerts.model import Alert
+from alerts.outbox.worker import Worker
+from alerts.routing import Plan, Router, load_routes
+from alerts.settings import ConfigError, Settings
+from alerts.store import feeds as feed_store
+from alerts.store import inputs
+from alerts.store.engine import Database
+from alerts.workflow.actions import Actions
+from alerts.workflow.policy import Policy
+
+log = logging.getLogger("alerts.pipeline")
+
+
+@dataclass
+class Intake:
+    """What happened to one received document."""
+
+    raw_id: int
+    alert_id: int | None = None
+    rejected: str | None = None
+    duplicate: bool = False
+    drafts: DraftOutcome = field(default_factory=DraftOutcome)
+    plan: Plan | None = None
+
+
+class LibraryIndex:
+    """Adapts the template library to what routing asks: one template id for a situation."""
+
+    def __init__(self, library: Library):
+        self.library = library
+
+    def find(self, *, hazard: str | None, level: str | None, audience: str, channel: str, stage: str,
+             language: str) -> str | None:
+        if hazard is None:
+            return None
+        found = self.library.find(hazard, level, audience, channel, stage, language)
+        return found[0].id if found else None
+
+
+class Service:
+    """Every component, built once from settings. Tests build it with a ManualClock."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, db: Database | None = None):
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.db = db or Database(settings.database_url)
+        cfg = settings.config_dir
+        self.hazards = HazardTable.load(cfg / "hazards.yaml")
+        self.areas = Areas(settings.areas)
+        self.library = Library.load(settings.templates_dir)
+        if "routes.yaml" not in settings.extra:
+            raise ConfigError([f"{cfg / 'routes.yaml'}: missing file — expected the route tree"])
+        self.router = Router(load_routes(settings.extra["routes.yaml"], str(cfg / "routes.yaml")), self.areas,
+                             LibraryIndex(self.library))
+        self.sms_rules = sms_rules(settings)
+        self.drafter = Drafter(self.library, self.areas,
+                               hazard_names={k: h.zh for k, h in default_hazards().items()},
+                               issuer_default=settings.service.issuer_default)
+        self.policy = Policy(settings.workflow)
+        self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,
+                               sms_rules=self.sms_rules)
+        self.channels: dict[str, Channel] = self._build_channels()
+        self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
+
+    def _build_channels(self) -> dict[str, Channel]:
+        sms_log = LogChannel(self.settings.path(self.settings.channels.log_file), name="sms")
+        return {"sms": sms_log}
+
+    # --- the pipeline ---------------------------------------------------------------------
+
+    async def receive(self, data: bytes, *, source: str, origin: str = "") -> Intake:
+        """One document in: keep it, parse it, store the alert, route it, draft it. Never raises on bad input."""
+        now = self.clock.now()
+        try:
+            alert = self.hazards.normalise(parse_alert(data))
+        except Rejected as exc:
+            async with self.db.write() as conn:
+                raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now,
+                                             outcome="rejected", reason=str(exc))
+            log.warning("rejected input from %s (%s): %s", source, origin, exc)
+            return Intake(raw_id=raw_id, rejected=str(exc))
+        async with self.db.write() as conn:
+            raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now, outcome="stored")
+            stored = await lifecycle.store(conn, alert, now=now)
+            await inputs.set_outcome(conn, raw_id, outcome="duplicate" if stored.duplicate else "stored",
+                                     alert_id=stored.alert_id)
+            intake = Intake(raw_id=raw_id, alert_id=stored.alert_id, duplicate=stored.duplicate)
+            if stored.duplicate or stored.cancelled_on_arrival:
+                return intake
+            intake.plan = self.route(alert)
+            intake.drafts = await self.drafter.draft_for_alert(
+                conn, alert, alert_id=stored.alert_id, chain_id=stored.chain_id, plan=intake.plan, now=now)
+        for problem in intake.drafts.problems:
+            log.error("alert %s: %s", alert.identifier, problem)
+        log.info("alert %s (%s %s) stored as %s; drafts %s", alert.identifier, alert.hazard, alert.level,
+                 stored.alert_id, intake.drafts.created)
+        return intake
+
+    def route(self, alert: Alert) -> Plan:
+        stage = "all_clear" if alert.msg_type == "Cancel" else None
+        return self.router.plan(alert, stage=stage)
+
+    async def receive_documents(self, feed: str, documents: list[tuple[str, str, bytes]]) -> list[Intake]:
+        """Documents from one source, each processed once per (feed, key) even across replicas."""
+        results = []
+        for key, origin, data in documents:
+            async with self.db.write() as conn:
+                first = await feed_store.claim_entry(conn, feed, key, at=self.clock.now())
+            if first:
+                results.append(await self.receive(data, source=feed, origin=origin))
+        return results
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        await self.db.close()
+
+
+def sms_rules(settings: Settings) -> SmsRules:
+    """The SMS rules of service.yaml; configured banned words add to the built-in list."""
+    sms = settings.service.sms
+    return SmsRules(signature=sms.signature, max_segments=sms.max_segments,
+                    provider_max_characters=sms.max_characters,
+                    banned_words=tuple(dict.fromkeys(DEFAULT_BANNED_WORDS + tuple(sms.banned_words))),
+                    forbid_urls=sms.forbid_urls)
+
+
+def build_service(settings: Settings, **kwargs: object) -> Service:
+    return Service(settings, **kwargs)  # type: ignore[arg-type]
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,1 @@
+"""Channels: thin senders behind one interface (send → ok | retry after | permanent error)."""

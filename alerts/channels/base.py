@@ -1,0 +1,76 @@
+"""The channel interface, and the one shared place that times, logs and classifies every send."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+log = logging.getLogger("alerts.channels")
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One delivery to make: already rendered, already addressed."""
+
+    delivery_id: int
+    message_id: int
+    draft_id: int
+    channel: str
+    address: str  # E.164 phone for SMS; a contact reference for other channels
+    text: str
+    exercise: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Ok:
+    provider_id: str = ""
+    provider_status: str = "sent"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A temporary failure: try again after `after` seconds (None: use the backoff schedule)."""
+
+    reason: str
+    after: float | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Permanent:
+    """A failure that retrying cannot fix (invalid number, unsubscribed, bad request)."""
+
+    reason: str
+    code: str = ""
+
+
+Outcome = Ok | Retry | Permanent
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, item: Outbound) -> Outcome: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class Timed:
+    outcome: Outcome
+    latency_ms: float
+
+
+async def send_timed(channel: Channel, item: Outbound) -> Timed:
+    """Send through a channel; any unexpected exception becomes a Retry, never a crash of the worker."""
+    start = time.perf_counter()
+    try:
+        outcome = await channel.send(item)
+    except Exception as exc:  # noqa: BLE001 - a channel bug must not lose the delivery
+        log.warning("channel %s raised %s for delivery %s", channel.name, exc.__class__.__name__, item.delivery_id)
+        outcome = Retry(reason=f"{exc.__class__.__name__}: {exc}"[:300])
+    latency = (time.perf_counter() - start) * 1000
+    return Timed(outcome, latency)

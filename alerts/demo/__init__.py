@@ -1,0 +1,1 @@
+"""The demo feed: sample messages shipped with the package, replayed for `make run`."""

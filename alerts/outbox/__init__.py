@@ -1,0 +1,1 @@
+"""The durable outbox: fan-out to delivery rows, and workers that claim and send them."""

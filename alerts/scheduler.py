@@ -1,0 +1,111 @@
+"""Background work in one place: feed polls, the outbox loop, lease reclaim, expiry sweeps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from alerts import lifecycle
+from alerts.app import Service
+from alerts.feeds.sources import demo_documents, directory_documents
+from alerts.store import drafts as draft_store
+from alerts.store import feeds as feed_store
+from alerts.workflow import audit
+
+log = logging.getLogger("alerts.scheduler")
+
+
+class Background:
+    def __init__(self, service: Service):
+        self.service = service
+        self.scheduler = AsyncIOScheduler(timezone=service.settings.service.timezone)
+        self.outbox_wakeup = asyncio.Event()
+        self._outbox_task: asyncio.Task[Any] | None = None
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running and self._outbox_task is not None and not self._outbox_task.done()
+
+    def start(self) -> None:
+        settings = self.service.settings
+        for feed in settings.feeds.feeds:
+            if not feed.enabled:
+                continue
+            if feed.kind in ("directory", "demo"):
+                self.scheduler.add_job(self.poll_local, "interval", seconds=feed.interval_seconds, args=[feed.name],
+                                       id=f"feed:{feed.name}", max_instances=1, coalesce=True,
+                                       next_run_time=self.service.clock.now())
+            else:
+                log.error("feed %s: kind %s is not polled by this version; it is ignored", feed.name, feed.kind)
+        self.scheduler.add_job(self.sweep_expiry, "interval", seconds=60, id="expiry", max_instances=1, coalesce=True,
+                               next_run_time=self.service.clock.now())
+        self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=30, id="reclaim", max_instances=1,
+                               coalesce=True, next_run_time=self.service.clock.now())
+        self.scheduler.start()
+        self._outbox_task = asyncio.create_task(self.outbox_loop(), name="outbox")
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop taking work; let in-flight sends finish within the grace period."""
+        self._stopping = True
+        self.scheduler.shutdown(wait=False)
+        self.outbox_wakeup.set()
+        if self._outbox_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._outbox_task), timeout=grace_seconds)
+            except TimeoutError:
+                log.warning("outbox did not finish within %.0f s; leases will be reclaimed on restart", grace_seconds)
+                self._outbox_task.cancel()
+
+    async def outbox_loop(self) -> None:
+        interval = self.service.settings.channels.outbox.poll_interval_seconds
+        while not self._stopping:
+            try:
+                result = await self.service.worker.run_once()
+            except Exception:  # noqa: BLE001 - keep sending; the error is logged with its cause
+                log.exception("outbox batch failed; retrying shortly")
+                result = None
+            if self._stopping:
+                break
+            if result is None or result.claimed == 0:
+                self.outbox_wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.outbox_wakeup.wait(), timeout=interval)
+                except TimeoutError:
+                    pass
+
+    async def poll_local(self, name: str) -> None:
+        settings = self.service.settings
+        feed = next(f for f in settings.feeds.feeds if f.name == name)
+        path = settings.path(feed.path or "")
+        now = self.service.clock.now()
+        try:
+            docs = (demo_documents(path, now, feed.max_document_bytes) if feed.kind == "demo"
+                    else directory_documents(path, feed.max_document_bytes))
+            batch = [(d.key, d.origin, d.data) for d in docs]
+        except OSError as exc:
+            async with self.service.db.write() as conn:
+                await feed_store.record_failure(conn, name, at=now, reason=f"cannot read {path}: {exc}")
+            log.error("feed %s: cannot read %s: %s", name, path, exc)
+            return
+        results = await self.service.receive_documents(name, batch)
+        async with self.service.db.write() as conn:
+            await feed_store.record_success(conn, name, at=self.service.clock.now(), new_entries=len(results))
+        if any(r.drafts.created for r in results):
+            self.outbox_wakeup.set()
+
+    async def sweep_expiry(self) -> None:
+        now = self.service.clock.now()
+        async with self.service.db.write() as conn:
+            expired_alerts = await lifecycle.expire_due(conn, now)
+            for d in await draft_store.by_state(conn, ("pending",)):
+                if d.expires_at is not None and d.expires_at <= now:
+                    if await draft_store.transition(conn, d.id, "pending", "expired", at=now, by="system",
+                                                    reason="its alert expired before approval"):
+                        await audit.append(conn, at=now, actor="system", action="draft.expired",
+                                           target=f"draft:{d.id}", origin="scheduler")
+        if expired_alerts:
+            log.info("expired alerts: %s", expired_alerts)

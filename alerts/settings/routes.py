@@ -1,0 +1,45 @@
+"""config/routes.yaml: the route tree: which audiences and templates each alert yields."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from alerts.settings._base import Section
+
+LevelName = Literal["blue", "yellow", "orange", "red"]
+
+
+class Match(Section):
+    hazard: list[str] = Field(default_factory=list)  # empty: any hazard (null included only via hazard_known)
+    hazard_known: bool | None = None  # true: only normalised hazards; false: only unknown ones
+    level_at_least: LevelName | None = None
+    level_exactly: list[LevelName] = Field(default_factory=list)
+    status: list[Literal["Actual", "Exercise", "System", "Test", "Draft"]] = Field(default_factory=list)
+    msg_type: list[Literal["Alert", "Update", "Cancel", "Ack", "Error"]] = Field(default_factory=list)
+    sender: list[str] = Field(default_factory=list)  # exact sender strings, or "prefix*"
+    area_prefix: list[str] = Field(default_factory=list)  # geocode prefixes, e.g. "140581101"
+    months: list[int] = Field(default_factory=list)  # 1..12, in Asia/Shanghai
+
+
+class Yield(Section):
+    audience: str
+    channel: Literal["sms", "notice", "im", "voice", "email"]
+    stage: Literal["warning", "update", "all_clear", "seasonal", "preparedness"] = "warning"
+    language: str = "zh-CN"
+    template: str | None = None  # an explicit template id; otherwise the library picks by metadata
+
+
+class Route(Section):
+    name: str
+    match: Match = Match()
+    yields: list[Yield] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    # Keep looking at later siblings after this route matched (Alertmanager's `continue`).
+    continue_: bool = Field(False, alias="continue")
+
+
+class RoutesConfig(Section):
+    # Exercise and Test alerts are routed like real ones but reach only the test audience.
+    routes: list[Route]

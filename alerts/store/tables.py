@@ -1,0 +1,398 @@
+"""The database schema as SQLAlchemy Core tables: one source of truth for every query module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names so migrations are the same on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and read back timezone-aware on both SQLite and PostgreSQL.
+
+    SQLite has no time zone type: values are stored as naive UTC text, which sorts correctly.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"timestamps must be timezone-aware datetimes, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def ts(name: str, **kw: Any) -> Column[Any]:
+    """A timestamp column; values are always timezone-aware UTC."""
+    return Column(name, UtcDateTime(), **kw)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER keys
+
+# --- intake -----------------------------------------------------------------------------------
+
+raw_inputs = Table(
+    "raw_inputs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),  # feed name, "push:<user>", "file:<path>"
+    Column("origin", Text, nullable=False, default=""),  # URL or path it came from
+    ts("received_at", nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # verbatim, truncated at the size limit
+    Column("truncated", Boolean, nullable=False, default=False),
+    Column("outcome", String(20), nullable=False),  # stored, duplicate, rejected
+    Column("reason", Text, nullable=False, default=""),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=True),
+    Index("ix_raw_inputs_received_at", "received_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sender", String(300), nullable=False),
+    Column("identifier", String(300), nullable=False),
+    ts("sent", nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("msg_type", String(20), nullable=False),
+    Column("scope", String(20), nullable=False),
+    Column("format", String(20), nullable=False),
+    Column("hazard", String(60), nullable=True),
+    Column("level", String(10), nullable=True),
+    Column("headline", Text, nullable=False, default=""),
+    ts("expires", nullable=True),
+    # active, superseded, cancelled, expired
+    Column("state", String(20), nullable=False, default="active"),
+    Column("chain_id", BigInteger, nullable=True),  # id of the first alert of its Update chain
+    Column("data", JSON, nullable=False),  # the normalised Alert as JSON
+    ts("received_at", nullable=False),
+    UniqueConstraint("sender", "identifier", name="uq_alerts_sender_identifier"),
+    Index("ix_alerts_identifier", "identifier"),
+    Index("ix_alerts_state_expires", "state", "expires"),
+)
+
+alert_references = Table(
+    "alert_references",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=False),
+    Column("ref_sender", String(300), nullable=False),
+    Column("ref_identifier", String(300), nullable=False),
+    Column("resolved_alert_id", ForeignKey("alerts.id"), nullable=True),
+    Index("ix_alert_references_ref_identifier", "ref_identifier"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=False),
+    ts("at", nullable=False),
+    Column("change", String(40), nullable=False),  # received, superseded, cancelled, expired, linked
+    Column("cause", Text, nullable=False, default=""),
+    Index("ix_alert_events_alert_id", "alert_id"),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    ts("last_attempt_at", nullable=True),
+    ts("last_success_at", nullable=True),
+    ts("last_error_at", nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("entries_seen", Integer, nullable=False, default=0),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    ts("next_poll_at", nullable=True),
+    ts("last_new_entry_at", nullable=True),
+    Column("lease_owner", String(100), nullable=True),
+    ts("lease_until", nullable=True),
+)
+
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed", String(100), nullable=False),
+    Column("entry_key", String(500), nullable=False),  # entry id + updated, or file name + hash
+    ts("seen_at", nullable=False),
+    Column("raw_input_id", ForeignKey("raw_inputs.id"), nullable=True),
+    UniqueConstraint("feed", "entry_key", name="uq_feed_entries_feed_entry_key"),
+)
+
+# --- drafts and messages ----------------------------------------------------------------------
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=True),
+    Column("campaign_occurrence_id", ForeignKey("campaign_occurrences.id"), nullable=True),
+    Column("kind", String(20), nullable=False),  # warning, update, all_clear, correction, campaign
+    Column("state", String(20), nullable=False),
+    Column("hazard", String(60), nullable=True),
+    Column("level", String(10), nullable=True),
+    Column("group_key", String(400), nullable=False),  # one group per alert chain
+    Column("exercise", Boolean, nullable=False, default=False),
+    Column("expedited", Boolean, nullable=False, default=False),
+    Column("parent_draft_id", ForeignKey("drafts.id"), nullable=True),  # all-clear / correction of
+    Column("created_by", String(100), nullable=False),  # "system" for routed drafts
+    Column("last_edited_by", String(100), nullable=True),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    ts("expires_at", nullable=True),
+    ts("decided_at", nullable=True),
+    Column("decided_by", String(100), nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=1),  # optimistic locking
+    Index("ix_drafts_state", "state"),
+    Index("ix_drafts_group_key", "group_key"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("template_id", String(200), nullable=False),
+    Column("template_hash", String(80), nullable=False),
+    Column("template_reviewed", Boolean, nullable=False),
+    Column("audience", String(60), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("areas", JSON, nullable=False),  # list of area codes
+    Column("text", Text, nullable=False),
+    Column("edited", Boolean, nullable=False, default=False),
+    Column("expert_reviewed_by", String(100), nullable=True),
+    Index("ix_messages_draft_id", "draft_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False),
+    Column("user_name", String(100), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("decision", String(20), nullable=False),  # approve, reject, review
+    ts("at", nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("draft_id", "user_name", "decision", name="uq_approvals_draft_user_decision"),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False),
+    Column("step", Integer, nullable=False),
+    ts("at", nullable=False),
+    UniqueConstraint("draft_id", "step", name="uq_escalations_draft_step"),
+)
+
+# --- recipients -------------------------------------------------------------------------------
+
+residents = Table(
+    "residents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=False, unique=True),  # E.164
+    Column("area", String(12), nullable=False),  # township code
+    Column("village", String(100), nullable=True),
+    Column("groups", String(300), nullable=False, default=""),  # ";"-separated
+    Column("language", String(20), nullable=False, default="zh-CN"),
+    ts("consent_at", nullable=True),
+    Column("consent_how", String(100), nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="active"),  # active, opted_out
+    ts("opted_out_at", nullable=True),
+    Column("opted_out_how", String(100), nullable=False, default=""),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    Index("ix_residents_area_status", "area", "status"),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(100), nullable=False, unique=True),  # operator's own id for re-import
+    Column("name", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),  # school, enterprise, coal_mine, community, village
+    Column("area", String(12), nullable=False),
+    Column("status", String(20), nullable=False, default="active"),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("name", String(100), nullable=False, default=""),
+    Column("channel", String(20), nullable=False),  # sms, email, wecom, dingtalk, feishu, webhook, notice
+    Column("address_enc", Text, nullable=False),  # phone / email / webhook URL, encrypted at rest
+    Column("address_hint", String(100), nullable=False, default=""),  # masked, for display
+    Column("secret_enc", Text, nullable=True),  # webhook signing secret, encrypted
+    UniqueConstraint("organisation_id", "channel", "address_hint", name="uq_contacts_org_channel_hint"),
+)
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=False),
+    Column("recipient_key", String(120), nullable=False),  # "r:<resident id>", "c:<contact id>", "p:<phone>"
+    Column("channel", String(20), nullable=False),
+    Column("address", Text, nullable=False),  # E.164 phone, or a contact reference
+    Column("priority", Integer, nullable=False),  # larger first
+    # queued, in_flight, sent, delivered, failed, expired, withdrawn, suppressed
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("in_doubt", Boolean, nullable=False, default=False),
+    ts("next_attempt_at", nullable=False),
+    Column("lease_owner", String(100), nullable=True),
+    ts("lease_until", nullable=True),
+    Column("provider_id", String(100), nullable=True),
+    Column("provider_status", String(30), nullable=True),
+    Column("error_code", String(40), nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    ts("expires_at", nullable=True),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    ts("sent_at", nullable=True),
+    UniqueConstraint("message_id", "recipient_key", "channel", name="uq_deliveries_message_recipient_channel"),
+    Index("ix_deliveries_claim", "state", "priority", "next_attempt_at"),
+    Index("ix_deliveries_provider_id", "provider_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", ForeignKey("deliveries.id"), nullable=False),
+    ts("at", nullable=False),
+    Column("outcome", String(20), nullable=False),  # ok, retry, permanent, in_doubt
+    Column("error_code", String(40), nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+    Column("latency_ms", Float, nullable=True),
+    Index("ix_delivery_attempts_delivery_id", "delivery_id"),
+)
+
+# --- campaigns --------------------------------------------------------------------------------
+
+campaign_occurrences = Table(
+    "campaign_occurrences",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign", String(100), nullable=False),
+    ts("at", nullable=False),
+    Column("state", String(20), nullable=False),  # fired, missed, deferred, drafted
+    Column("trigger", String(20), nullable=False, default="calendar"),  # calendar, manual
+    Column("triggered_by", String(100), nullable=True),
+    Column("params", JSON, nullable=False, default=dict),
+    ts("recorded_at", nullable=False),
+    UniqueConstraint("campaign", "at", name="uq_campaign_occurrences_campaign_at"),
+)
+
+# --- people, access, audit --------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("password_hash", Text, nullable=False),
+    Column("roles", String(300), nullable=False),  # ","-separated role names
+    Column("phone", String(20), nullable=True),  # for duty notifications
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("must_change_password", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    ts("locked_until", nullable=True),
+    ts("created_at", nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
+    ts("created_at", nullable=False),
+    ts("last_used_at", nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    ts("created_at", nullable=False),
+    ts("last_seen_at", nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    ts("at", nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(200), nullable=False, default=""),
+    Column("origin", String(200), nullable=False, default=""),  # IP address, "cli", "scheduler"
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

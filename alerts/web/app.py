@@ -1,0 +1,57 @@
+"""The aiohttp application: routes from every web module, error handling and security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from alerts.app import Service
+from alerts.web import api, console, health
+from alerts.web.auth import SERVICE_KEY
+
+log = logging.getLogger("alerts.web")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Never show a traceback: log it with a reference, answer with a clear message."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        import secrets
+
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error %s on %s %s", ref, request.method, request.path)
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": f"internal error (reference {ref}); the operator can find it in the log"},
+                                     status=500)
+        return web.Response(text=f"系统内部错误（编号 {ref}），请联系值班管理员。", status=500)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+    if not request.path.startswith(("/static/", "/feeds/")):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def make_app(service: Service) -> web.Application:
+    app = web.Application(middlewares=[errors, security_headers],
+                          client_max_size=service.settings.service.http.max_body_bytes)
+    app[SERVICE_KEY] = service
+    app.add_routes(health.routes)
+    app.add_routes(api.routes)
+    app.add_routes(console.routes)
+    app.router.add_static("/static/", Path(__file__).parent / "static")
+    return app

@@ -1,0 +1,144 @@
+"""Decisions on drafts: approve (and fan out in the same transaction), reject, edit, review, withdraw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.clock import Clock
+from alerts.content.sms import SmsRules, check
+from alerts.outbox import fanout
+from alerts.store import deliveries as delivery_store
+from alerts.store import drafts as draft_store
+from alerts.store.engine import Database
+from alerts.store.users import User
+from alerts.workflow import audit
+from alerts.workflow.policy import Policy, Refused
+from alerts.workflow.states import TransitionError
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass
+class Decision:
+    draft_id: int
+    state: str
+    deliveries: int = 0
+    note: str = ""
+
+
+class Actions:
+    def __init__(self, db: Database, policy: Policy, clock: Clock, *, test_phones: list[str], sms_rules: SmsRules):
+        self.db = db
+        self.policy = policy
+        self.clock = clock
+        self.test_phones = test_phones
+        self.sms_rules = sms_rules
+
+    async def _load(self, conn: Any, draft_id: int) -> draft_store.DraftRecord:
+        record = await draft_store.get(conn, draft_id)
+        if record is None:
+            raise NotFound(f"no draft {draft_id}")
+        return record
+
+    async def approve(self, user: User, draft_id: int, *, origin: str) -> Decision:
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            self.policy.require(user, "approve")
+            if record.state != "pending":
+                raise TransitionError(record.state, "approved")
+            verdict = self.policy.check_approve(user, record.row, record.messages, record.approvals)
+            now = self.clock.now()
+            await draft_store.add_approval(conn, draft_id, user_name=user.name, role="approver", decision="approve", at=now)
+            approvals = 1 + sum(1 for a in record.approvals if a.decision == "approve")
+            await audit.append(conn, at=now, actor=user.name, action="draft.approval", target=f"draft:{draft_id}",
+                               origin=origin, before={"state": "pending"},
+                               after={"approvals": approvals, "required": verdict.approvals_required})
+            if approvals < verdict.approvals_required:
+                return Decision(draft_id, "pending", note=f"{approvals} of {verdict.approvals_required} approvals")
+            if not await draft_store.transition(conn, draft_id, "pending", "approved", at=now, by=user.name,
+                                                expedited=verdict.expedited):
+                raise TransitionError("changed", "approved")
+            fresh = await self._load(conn, draft_id)
+            result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones)
+            await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
+            await audit.append(conn, at=now, actor=user.name, action="draft.approved", target=f"draft:{draft_id}",
+                               origin=origin, before={"state": "pending"},
+                               after={"state": "dispatching", "deliveries": result.deliveries,
+                                      "expedited": verdict.expedited})
+            return Decision(draft_id, "dispatching", deliveries=result.deliveries)
+
+    async def reject(self, user: User, draft_id: int, reason: str, *, origin: str) -> Decision:
+        if not reason.strip():
+            raise Refused("a rejection needs a reason (it is kept on the record)", 400)
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            self.policy.require(user, "reject")
+            now = self.clock.now()
+            if not await draft_store.transition(conn, draft_id, record.state, "rejected", at=now, by=user.name,
+                                                reason=reason.strip()):
+                raise TransitionError(record.state, "rejected")
+            await draft_store.add_approval(conn, draft_id, user_name=user.name, role="approver", decision="reject",
+                                           at=now, note=reason.strip())
+            await audit.append(conn, at=now, actor=user.name, action="draft.rejected", target=f"draft:{draft_id}",
+                               origin=origin, before={"state": record.state}, after={"state": "rejected", "reason": reason})
+            return Decision(draft_id, "rejected")
+
+    async def edit(self, user: User, draft_id: int, message_id: int, text: str, *, origin: str) -> Decision:
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            self.policy.require(user, "edit")
+            if record.state != "pending":
+                raise TransitionError(record.state, "pending (edited)")
+            msg = next((m for m in record.messages if m.id == message_id), None)
+            if msg is None:
+                raise NotFound(f"draft {draft_id} has no message {message_id}")
+            if not text.strip():
+                raise Refused("the new text is empty", 400)
+            if msg.channel == "sms":
+                problems = check(text, self.sms_rules)
+                if problems:
+                    raise Refused("the SMS text is not acceptable: " + "; ".join(problems), 400)
+            now = self.clock.now()
+            await draft_store.edit_message(conn, message_id, text, by=user.name, at=now)
+            await audit.append(conn, at=now, actor=user.name, action="message.edited", target=f"draft:{draft_id}",
+                               origin=origin, before={"message": message_id, "text": msg.text},
+                               after={"message": message_id, "text": text})
+            return Decision(draft_id, "pending", note="edited: needs an expert's review and an approver")
+
+    async def review(self, user: User, draft_id: int, *, origin: str) -> Decision:
+        """An expert confirms the edited texts of a draft are sound."""
+        from sqlalchemy import update
+
+        from alerts.store.tables import messages
+
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            self.policy.check_review(user, record.row)
+            if record.state != "pending":
+                raise TransitionError(record.state, "pending (reviewed)")
+            now = self.clock.now()
+            await conn.execute(update(messages).where(messages.c.draft_id == draft_id).values(expert_reviewed_by=user.name))
+            await draft_store.add_approval(conn, draft_id, user_name=user.name, role="expert", decision="review", at=now)
+            await audit.append(conn, at=now, actor=user.name, action="draft.reviewed", target=f"draft:{draft_id}",
+                               origin=origin)
+            return Decision(draft_id, "pending", note="reviewed by an expert")
+
+    async def withdraw(self, user: User, draft_id: int, reason: str, *, origin: str) -> Decision:
+        """Operator stop: what is still queued is not sent."""
+        if not reason.strip():
+            raise Refused("a withdrawal needs a reason (it is kept on the record)", 400)
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            self.policy.require(user, "approve")
+            now = self.clock.now()
+            if not await draft_store.transition(conn, draft_id, record.state, "withdrawn", at=now, by=user.name,
+                                                reason=reason.strip()):
+                raise TransitionError(record.state, "withdrawn")
+            stopped = await delivery_store.withdraw_for_draft(conn, draft_id, now=now, reason=reason)
+            await audit.append(conn, at=now, actor=user.name, action="draft.withdrawn", target=f"draft:{draft_id}",
+                               origin=origin, before={"state": record.state},
+                               after={"state": "withdrawn", "stopped_deliveries": stopped, "reason": reason})
+            return Decision(draft_id, "withdrawn", deliveries=stopped)
