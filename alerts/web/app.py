@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+import alerts.web
 from alerts.app import Service
-from alerts.web import api, console, health
 from alerts.web.auth import SERVICE_KEY
 
 log = logging.getLogger("alerts.web")
@@ -46,12 +48,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+def route_modules() -> list[object]:
+    """Every module of alerts.web that defines `routes` (a RouteTableDef) serves its routes."""
+    found = []
+    for info in pkgutil.iter_modules(alerts.web.__path__):
+        module = importlib.import_module(f"alerts.web.{info.name}")
+        if isinstance(getattr(module, "routes", None), web.RouteTableDef):
+            found.append(module)
+    return found
+
+
 def make_app(service: Service) -> web.Application:
     app = web.Application(middlewares=[errors, security_headers],
                           client_max_size=service.settings.service.http.max_body_bytes)
     app[SERVICE_KEY] = service
-    app.add_routes(health.routes)
-    app.add_routes(api.routes)
-    app.add_routes(console.routes)
+    for module in route_modules():
+        app.add_routes(module.routes)
     app.router.add_static("/static/", Path(__file__).parent / "static")
     return app
