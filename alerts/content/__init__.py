@@ -5,7 +5,6 @@ from alerts.content.library import Library, LibraryError, Review, Template, reco
 from alerts.content.lint import Problem, lint
 from alerts.content.render import (
     RenderError,
-    area_phrase,
     build_campaign_context,
     build_context,
     format_time,
@@ -16,6 +15,6 @@ from alerts.content.sms import SmsMeasure, SmsRules, check, measure
 
 __all__ = [
     "Hazard", "Library", "LibraryError", "Problem", "RenderError", "Review", "SmsMeasure", "SmsRules",
-    "Template", "area_phrase", "build_campaign_context", "build_context", "check", "default_hazards",
+    "Template", "build_campaign_context", "build_context", "check", "default_hazards",
     "format_time", "lint", "load_hazards", "measure", "record_review", "render", "render_title",
 ]

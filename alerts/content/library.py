@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -340,39 +338,16 @@ def record_review(template: Template, by: str, approved_by: str, at: datetime) -
     return replace(template, review=review)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: `python -m alerts.content.library stamp DIR --reviewed-by X --approved-by Y ID...`."""
-    parser = argparse.ArgumentParser(prog="python -m alerts.content.library")
-    sub = parser.add_subparsers(dest="command", required=True)
-    status = sub.add_parser("status", help="list templates with their review status")
-    status.add_argument("directory", type=Path)
-    stamp = sub.add_parser("stamp", help="record a review for templates that are not reviewed")
-    stamp.add_argument("directory", type=Path)
-    stamp.add_argument("ids", nargs="*", help="template ids to stamp")
-    stamp.add_argument("--all", action="store_true", help="stamp every unreviewed or changed template")
-    stamp.add_argument("--reviewed-by", required=True)
-    stamp.add_argument("--approved-by", required=True)
-    stamp.add_argument("--at", type=datetime.fromisoformat, help="ISO 8601 time with offset (default: now)")
-    args = parser.parse_args(argv)
-    try:
-        library = Library.load(args.directory)
-    except LibraryError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    if args.command == "status":
-        for t in library.templates:
-            print(f"{t.status:10} {t.id}")
-        return 0
-    if not args.ids and not args.all:
-        parser.error("name template ids to stamp, or pass --all")
-    at = args.at or datetime.now().astimezone()
-    wanted = set(args.ids)
-    for t in library.templates:
-        if (t.id in wanted or args.all) and t.status != "reviewed":
-            record_review(t, args.reviewed_by, args.approved_by, at)
-            print(f"stamped {t.id}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def stamp(
+    library: Library, ids: Iterable[str], *, by: str, approved_by: str, at: datetime, every: bool = False
+) -> list[Template]:
+    """Record a review for the named templates (or, with every=True, all not reviewed); skip reviewed ones."""
+    wanted = set(ids)
+    unknown = wanted - {t.id for t in library.templates}
+    if unknown:
+        raise KeyError(f"no such templates in {library.directory}: {', '.join(sorted(unknown))}")
+    return [
+        record_review(t, by, approved_by, at)
+        for t in library.templates
+        if (every or t.id in wanted) and t.status != "reviewed"
+    ]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from alerts.content.hazards import Hazard, default_hazards
-from alerts.content.library import Library, LibraryError, Template
+from alerts.content.library import Library, Template
 from alerts.content.render import (
     TZ,
     RenderError,
@@ -181,24 +178,3 @@ def _lint_sample(
                 continue
             for message in check(body, rules):
                 yield Problem("sample", template.id, str(template.path), f"alert {alert.identifier}: {message}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: `python -m alerts.content.lint templates` prints problems, exit 1 if any."""
-    parser = argparse.ArgumentParser(prog="python -m alerts.content.lint")
-    parser.add_argument("directory", type=Path, nargs="?", default=Path("templates"))
-    args = parser.parse_args(argv)
-    try:
-        library = Library.load(args.directory, strict=False)
-    except LibraryError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    problems = lint(library)
-    for problem in problems:
-        print(problem)
-    print(f"{len(library.templates)} templates, {len(problems)} problems", file=sys.stderr)
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

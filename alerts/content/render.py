@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -129,24 +128,11 @@ def format_time(moment: datetime | None) -> str:
     return f"{local.month}月{local.day}日{local.hour}时{minutes}"
 
 
-def area_phrase(names: Sequence[str], *, all_names: Sequence[str] = (), city: str = "高平市") -> str:
-    """A short area phrase (≤12 characters): the whole city, the names, or a count of townships."""
-    if all_names and set(all_names) <= set(names):
-        return f"{city}全境"
-    joined = "、".join(names)
-    if names and len(joined) <= AREA_PHRASE_MAX:
-        return joined
-    streets = sum(name.endswith("街道") for name in names)
-    unit = "街道" if streets == len(names) else "乡镇" if streets == 0 else "乡镇街道"
-    phrase = f"{city}{len(names)}个{unit}"
-    return phrase if len(phrase) <= AREA_PHRASE_MAX else city
-
-
 def _check_area(area: str) -> None:
     if len(area) > AREA_PHRASE_MAX:
         raise ValueError(
             f"area phrase {area!r} has {len(area)} characters; at most {AREA_PHRASE_MAX} keep SMS "
-            "within their length (use area_phrase() to shorten it)"
+            "within their length (shorten it, e.g. 高平市5个乡镇)"
         )
 
 
