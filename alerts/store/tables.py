@@ -339,6 +339,8 @@ campaign_occurrences = Table(
     Column("triggered_by", String(100), nullable=True),
     Column("params", JSON, nullable=False, default=dict),
     ts("recorded_at", nullable=False),
+    Column("reason", Text, nullable=False, default=""),  # why deferred or missed, for people
+    ts("updated_at", nullable=True),
     UniqueConstraint("campaign", "at", name="uq_campaign_occurrences_campaign_at"),
 )
 

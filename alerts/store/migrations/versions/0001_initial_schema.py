@@ -2,11 +2,12 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 14:16:33.340455
+Create Date: 2026-11-28 14:26:10.370296
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -62,6 +63,8 @@ def upgrade() -> None:
     sa.Column('triggered_by', sa.String(length=100), nullable=True),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_occurrences')),
     sa.UniqueConstraint('campaign', 'at', name='uq_campaign_occurrences_campaign_at')
     )
