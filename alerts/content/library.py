@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -186,7 +186,7 @@ def _short(value: Any) -> str:
 
 def _load_file(path: Path, hazards: Mapping[str, Hazard]) -> tuple[Template | None, list[str]]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -258,7 +258,7 @@ def _build(path: Path, data: dict[str, Any], hazards: Mapping[str, Hazard]) -> t
     return (None if problems else template), problems
 
 
-def _build_review(raw: Any, bad: Any) -> Review | None:
+def _build_review(raw: Any, bad: Callable[[str, Any, str], None]) -> Review | None:
     if not isinstance(raw, dict):
         bad("review", raw, f"a mapping with {', '.join(REVIEW_KEYS)}")
         return None
@@ -287,7 +287,7 @@ def _build_review(raw: Any, bad: Any) -> Review | None:
         ok = False
     if not ok or when is None:
         return None
-    return Review(raw["reviewed_by"], raw["approved_by"], when, digest)  # type: ignore[arg-type]
+    return Review(str(raw["reviewed_by"]), str(raw["approved_by"]), when, str(digest))
 
 
 # --- stamping reviews -------------------------------------------------------------------------

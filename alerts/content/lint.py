@@ -40,7 +40,7 @@ ISSUER_VARIABLE = re.compile(r"\{\{\s*issuer\s*\}\}")
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # load, review, location, level, syntax, render, sms, source, coverage, sample
+    code: str  # load, review, location, level, syntax, render, sms (length, rules, sourcing), coverage, sample
     template_id: str
     path: str
     message: str
