@@ -1,0 +1,1 @@
+"""Campaigns: seasonal and on-demand science communication from a calendar, through the same approval."""
