@@ -12,7 +12,6 @@ from pathlib import Path
 from alerts import lifecycle
 from alerts.areas import Areas
 from alerts.channels.base import Channel
-from alerts.channels.log import LogChannel
 from alerts.clock import Clock
 from alerts.content.hazards import default_hazards
 from alerts.content.library import Library
@@ -85,8 +84,9 @@ class Service:
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
 
     def _build_channels(self) -> dict[str, Channel]:
-        sms_log = LogChannel(self.settings.path(self.settings.channels.log_file), name="sms")
-        return {"sms": sms_log}
+        from alerts.channels.registry import build_channels
+
+        return build_channels(self.settings)
 
     # --- the pipeline ---------------------------------------------------------------------
 

@@ -1,4 +1,17 @@
-"""Residents and organisations: validated phone numbers, CSV import with a report, masking."""
+"""Residents: validated phone numbers, CSV import with a report, masking, opt-out, export and erasure.
+
+Residents' CSV (UTF-8, header row): phone, area, groups, language; optional village, consent.
+  phone     any form `phonenumbers` reads for region CN (13800138000, +86 138 0013 8000)
+  area      a township code (140581101) or name (米山镇) from areas.yaml
+  groups    ";"-separated audience groups (elderly;farmer), may be empty
+  language  zh-CN or en (empty: zh-CN)
+Re-importing a file updates residents by phone; an import never re-subscribes someone who opted out.
+
+Organisations' CSV (imported by the organisations module, which owns contact encryption):
+  key, name, kind (school|enterprise|coal_mine|community|village), area, contact_name,
+  channel (sms|email|wecom|dingtalk|feishu|webhook|notice), address (phone, e-mail or webhook URL),
+  secret (webhook signing secret, optional). One row per contact; rows sharing `key` are one organisation.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.areas import Areas
-from alerts.store.tables import residents
+from alerts.store.tables import deliveries, residents
 
 REQUIRED_COLUMNS = ("phone", "area", "groups", "language")
 
@@ -145,3 +158,98 @@ async def upsert_residents(conn: AsyncConnection, rows: Iterable[ResidentRow], *
             await flush()
     if batch:
         await flush()
+
+
+# --- opt-out, opt-in, export and erasure ------------------------------------------------------------
+
+def recipient_keys(resident_id: int | None, phone: str) -> list[str]:
+    """Every delivery key a person may appear under (resident, or test phone)."""
+    return ([f"r:{resident_id}"] if resident_id is not None else []) + [f"p:{phone}"]
+
+
+async def opt_out(conn: AsyncConnection, *, phone: str, how: str, at: datetime, actor: str, origin: str) -> bool:
+    """Mark a person opted out, stop what is still queued for them, and log it. False if unknown or already out."""
+    from alerts.store.deliveries import suppress_queued_for
+    from alerts.workflow import audit
+
+    row = (await conn.execute(select(residents.c.id, residents.c.status).where(residents.c.phone == phone))).first()
+    changed = row is not None and row.status != "opted_out"
+    if changed:
+        assert row is not None
+        await conn.execute(update(residents).where(residents.c.id == row.id).values(
+            status="opted_out", opted_out_at=at, opted_out_how=how[:100], updated_at=at))
+    stopped = await suppress_queued_for(conn, recipient_keys(row.id if row else None, phone), now=at,
+                                        reason=f"the recipient opted out ({how})")
+    await audit.append(conn, at=at, actor=actor, action="recipient.opted_out", target=f"phone:{mask_phone(phone)}",
+                       origin=origin, before={"status": row.status if row else None},
+                       after={"status": "opted_out" if row else None, "how": how, "stopped_deliveries": stopped,
+                              "known": row is not None})
+    return changed
+
+
+async def opt_in(conn: AsyncConnection, *, phone: str, how: str, at: datetime, actor: str, origin: str) -> bool:
+    """Re-subscribe someone who opted out (their own request only). False if unknown or already in."""
+    from alerts.workflow import audit
+
+    row = (await conn.execute(select(residents.c.id, residents.c.status).where(residents.c.phone == phone))).first()
+    changed = row is not None and row.status == "opted_out"
+    if changed:
+        assert row is not None
+        await conn.execute(update(residents).where(residents.c.id == row.id).values(
+            status="active", opted_out_at=None, opted_out_how="", consent_at=at, consent_how=how[:100],
+            updated_at=at))
+    await audit.append(conn, at=at, actor=actor, action="recipient.opted_in", target=f"phone:{mask_phone(phone)}",
+                       origin=origin, before={"status": row.status if row else None},
+                       after={"status": "active" if row else None, "how": how, "known": row is not None})
+    return changed
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def export_person(conn: AsyncConnection, phone: str) -> dict[str, object] | None:
+    """Everything held about one phone number, for a subject-access request."""
+    row = (await conn.execute(select(residents).where(residents.c.phone == phone))).first()
+    keys = recipient_keys(row.id if row else None, phone)
+    sent = list(await conn.execute(
+        select(deliveries.c.id, deliveries.c.message_id, deliveries.c.channel, deliveries.c.state,
+               deliveries.c.created_at, deliveries.c.sent_at, deliveries.c.provider_status)
+        .where(deliveries.c.recipient_key.in_(keys)).order_by(deliveries.c.id)))
+    if row is None and not sent:
+        return None
+    person = None if row is None else {
+        "phone": row.phone, "area": row.area, "village": row.village, "groups": row.groups,
+        "language": row.language, "consent_at": _iso(row.consent_at), "consent_how": row.consent_how,
+        "status": row.status, "opted_out_at": _iso(row.opted_out_at), "opted_out_how": row.opted_out_how,
+        "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
+    }
+    return {"phone": phone, "resident": person, "deliveries": [
+        {"id": d.id, "message_id": d.message_id, "channel": d.channel, "state": d.state,
+         "created_at": _iso(d.created_at), "sent_at": _iso(d.sent_at), "provider_status": d.provider_status}
+        for d in sent]}
+
+
+async def forget_person(conn: AsyncConnection, phone: str, *, at: datetime, actor: str, origin: str) -> int:
+    """Erase a person: the resident row goes, delivery records keep only a masked number.
+    Returns the number of records changed (0: nothing held)."""
+    from alerts.workflow import audit
+
+    row = (await conn.execute(select(residents.c.id).where(residents.c.phone == phone))).first()
+    keys = recipient_keys(row.id if row else None, phone)
+    masked = mask_phone(phone)
+    # Queued deliveries must not go out to a number we no longer hold.
+    stopped = await conn.execute(update(deliveries).where(and_(deliveries.c.recipient_key.in_(keys),
+                                                               deliveries.c.state == "queued"))
+                                 .values(state="suppressed", error="the recipient's data was erased", updated_at=at))
+    kept = await conn.execute(update(deliveries).where(deliveries.c.recipient_key.in_(keys))
+                              .values(address=masked, recipient_key=func.replace(deliveries.c.recipient_key,
+                                                                                 phone, masked)))
+    removed = 0
+    if row is not None:
+        removed = int((await conn.execute(delete(residents).where(residents.c.id == row.id))).rowcount or 0)
+    total = removed + int(kept.rowcount or 0)
+    await audit.append(conn, at=at, actor=actor, action="recipient.forgotten", target=f"phone:{masked}",
+                       origin=origin, after={"resident_removed": bool(removed), "deliveries_anonymised":
+                                             int(kept.rowcount or 0), "stopped_deliveries": int(stopped.rowcount or 0)})
+    return total

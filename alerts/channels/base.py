@@ -50,6 +50,13 @@ class Permanent:
 Outcome = Ok | Retry | Permanent
 
 
+def with_signature(text: str, signature: str) -> str:
+    """The SMS as the carrier sees it: the registered 【signature】 first, added once at send time."""
+    if not signature or text.startswith(signature):
+        return text
+    return signature + text
+
+
 class Channel(Protocol):
     name: str
 

@@ -8,21 +8,23 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.channels.base import Ok, Outbound, Outcome
+from alerts.channels.base import Ok, Outbound, Outcome, with_signature
 from alerts.recipients import mask_phone
 
 log = logging.getLogger("alerts.channels.log")
 
 
 class LogChannel:
-    def __init__(self, path: Path, name: str = "sms"):
+    def __init__(self, path: Path, name: str = "sms", *, signature: str = ""):
         self.name = name
+        self.signature = signature
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = asyncio.Lock()
 
     async def send(self, item: Outbound) -> Outcome:
         shown = mask_phone(item.address) if item.address.startswith("+") else item.address
+        text = with_signature(item.text, self.signature) if self.name == "sms" else item.text
         record = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "delivery": item.delivery_id,
@@ -30,13 +32,13 @@ class LogChannel:
             "channel": item.channel,
             "to": shown,
             "exercise": item.exercise,
-            "text": item.text,
+            "text": text,
         }
         line = json.dumps(record, ensure_ascii=False)
         async with self._lock:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
-        log.info("log channel: %s to %s (draft %s): %s", item.channel, shown, item.draft_id, item.text)
+        log.info("log channel: %s to %s (draft %s): %s", item.channel, shown, item.draft_id, text)
         return Ok(provider_id=f"log-{item.delivery_id}", provider_status="delivered")
 
     async def close(self) -> None:

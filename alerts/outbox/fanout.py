@@ -2,13 +2,19 @@
 
 Runs inside the approval's transaction, so an approval and its deliveries commit together.
 Rows are written set-based (INSERT ... SELECT) so a city-wide red warning stays fast.
+
+Suppression: opted-out residents get nothing; a resident already reached in the same alert chain
+at this or a higher level is not messaged again (nor twice by one draft); campaigns respect a
+per-recipient weekly cap and wait out quiet hours (rows are written, due when the window ends).
+Warnings never wait and are never capped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.model import level_rank
 from alerts.recipients import normalise_phone
+from alerts.settings.channels import CampaignsSection
 from alerts.store.tables import contacts, deliveries, drafts, messages, organisations, residents
 
 # Which organisation kinds each audience reaches.
@@ -34,10 +41,14 @@ CONTACT_CHANNELS: dict[str, tuple[str, ...]] = {
 }
 
 
+REACHED_STATES = ("sent", "delivered", "in_flight", "queued")
+
+
 @dataclass
 class FanoutResult:
     deliveries: int
     by_message: dict[int, int]
+    deferred_until: datetime | None = None
 
 
 def priority(level: str | None, kind: str) -> int:
@@ -49,31 +60,100 @@ def _insert(conn: AsyncConnection) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(deliveries)
 
 
+def quiet_hours_end(now: datetime, window: str, zone: str) -> datetime | None:
+    """When `now` falls in the local window "HH:MM-HH:MM" (which may span midnight), its end (UTC-aware);
+    otherwise None."""
+    if not window:
+        return None
+    start_s, end_s = window.split("-")
+    start = time.fromisoformat(start_s)
+    end = time.fromisoformat(end_s)
+    local = now.astimezone(ZoneInfo(zone))
+    t = local.time().replace(tzinfo=None)
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() if (start < end or t < end) else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=local.tzinfo).astimezone(now.tzinfo)
+
+
+@dataclass
+class Rules:
+    """What suppression needs to know beyond the draft: earlier messages and campaign settings."""
+
+    reached_message_ids: list[int]  # earlier messages of this chain at this or a higher level
+    campaign_message_ids: list[int]  # other campaign messages of the last 7 days (for the cap)
+    cap: int
+    next_attempt_at: datetime
+
+
+async def _rules(conn: AsyncConnection, draft: Any, now: datetime, campaigns: CampaignsSection) -> Rules:
+    reached: list[int] = []
+    if draft.kind != "all_clear":
+        rows = await conn.execute(
+            select(messages.c.id, drafts.c.level).join(drafts, drafts.c.id == messages.c.draft_id)
+            .where(and_(drafts.c.group_key == draft.group_key, drafts.c.id != draft.id,
+                        drafts.c.kind != "all_clear", drafts.c.state.in_(("dispatching", "sent", "partly_failed")))))
+        reached = [r.id for r in rows if level_rank(r.level) >= level_rank(draft.level)]
+    campaign_ids: list[int] = []
+    cap = 0
+    due = now
+    if draft.kind == "campaign":
+        cap = campaigns.max_per_recipient_per_week
+        if cap:
+            rows = await conn.execute(
+                select(messages.c.id).join(drafts, drafts.c.id == messages.c.draft_id)
+                .where(and_(drafts.c.kind == "campaign", drafts.c.id != draft.id,
+                            drafts.c.decided_at >= now - timedelta(days=7))))
+            campaign_ids = [r.id for r in rows]
+        due = quiet_hours_end(now, campaigns.quiet_hours, campaigns.timezone) or now
+    return Rules(reached, campaign_ids, cap, due)
+
+
+_campaign_rules = CampaignsSection()
+
+
+def configure(campaigns: CampaignsSection) -> None:
+    """Set the campaign rules of channels.yaml (done when the service builds its channels)."""
+    global _campaign_rules
+    _campaign_rules = campaigns
+
+
 async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: datetime,
-                  test_phones: list[str]) -> FanoutResult:
+                  test_phones: list[str], campaigns: CampaignsSection | None = None) -> FanoutResult:
+    campaigns = campaigns or _campaign_rules
     prio = priority(draft.level, draft.kind)
     expires = draft.expires_at
+    rules = await _rules(conn, draft, now, campaigns)
     by_message: dict[int, int] = {}
     has_english = {m.audience for m in msgs if m.language == "en"}
-    for m in msgs:
+    # The more specific audience first, so an elderly resident gets the elderly text, once.
+    done: list[int] = []
+    for m in sorted(msgs, key=lambda m: (0 if m.audience == "elderly" else 1, m.id)):
         if m.channel == "voice":
             continue  # read-out text for broadcasters; nothing is sent automatically
         if draft.exercise:
-            count = await _to_phones(conn, m, test_phones, prio, now, expires) if m.channel == "sms" else 0
+            count = (await _to_phones(conn, m, test_phones, prio, rules.next_attempt_at, now, expires)
+                     if m.channel == "sms" else 0)
         elif m.audience in ("residents", "elderly"):
-            count = await _to_residents(conn, draft, m, prio, now, expires, english_exists=m.audience in has_english)
+            count = await _to_residents(conn, draft, m, prio, now, expires, rules, same_draft=done,
+                                        english_exists=m.audience in has_english)
         elif m.audience in ORG_AUDIENCES:
-            count = await _to_organisations(conn, m, prio, now, expires)
+            count = await _to_organisations(conn, m, prio, rules.next_attempt_at, now, expires)
         else:
             count = 0
         by_message[m.id] = count
-    return FanoutResult(deliveries=sum(by_message.values()), by_message=by_message)
+        if m.channel == "sms":
+            done.append(m.id)
+    deferred = rules.next_attempt_at if rules.next_attempt_at > now else None
+    return FanoutResult(deliveries=sum(by_message.values()), by_message=by_message, deferred_until=deferred)
 
 
 async def _to_residents(conn: AsyncConnection, draft: Any, m: Any, prio: int, now: datetime,
-                        expires: datetime | None, *, english_exists: bool) -> int:
+                        expires: datetime | None, rules: Rules, *, same_draft: list[int], english_exists: bool) -> int:
     if m.channel != "sms":
         return 0
+    key = literal("r:") + cast(residents.c.id, String)
     conditions = [residents.c.status == "active", residents.c.area.in_(list(m.areas or []))]
     if m.audience == "elderly":
         conditions.append(or_(residents.c.groups == "elderly", residents.c.groups.like("%elderly%")))
@@ -81,24 +161,22 @@ async def _to_residents(conn: AsyncConnection, draft: Any, m: Any, prio: int, no
         conditions.append(residents.c.language == "en")
     elif english_exists:
         conditions.append(residents.c.language != "en")
-    # Suppression: someone already reached in this alert chain at this or a higher level.
-    earlier = (
-        select(literal(1))
-        .select_from(deliveries.join(messages, messages.c.id == deliveries.c.message_id)
-                     .join(drafts, drafts.c.id == messages.c.draft_id))
-        .where(and_(
-            drafts.c.group_key == draft.group_key, drafts.c.id != draft.id,
-            deliveries.c.recipient_key == literal("r:") + cast(residents.c.id, String),
-            deliveries.c.state.in_(("sent", "delivered", "in_flight", "queued")),
-            _level_rank_sql(drafts.c.level) >= level_rank(draft.level),
-            drafts.c.kind != "all_clear",
-        ))
-    )
-    if draft.kind != "all_clear":
-        conditions.append(~exists(earlier))
+    # Already reached in this chain at this or a higher level, or by another message of this draft.
+    # Looked up through the unique (message, recipient, channel) index: one probe per message.
+    seen = rules.reached_message_ids + same_draft
+    if seen:
+        conditions.append(~exists(select(literal(1)).where(and_(
+            deliveries.c.message_id.in_(seen), deliveries.c.recipient_key == key, deliveries.c.channel == "sms",
+            deliveries.c.state.in_(REACHED_STATES)))))
+    if rules.cap and rules.campaign_message_ids:
+        received = (select(func.count()).where(and_(
+            deliveries.c.message_id.in_(rules.campaign_message_ids), deliveries.c.recipient_key == key,
+            deliveries.c.channel == "sms", deliveries.c.state.in_(REACHED_STATES)))).scalar_subquery()
+        conditions.append(received < rules.cap)
     source = select(
-        literal(m.id, Integer), literal("r:") + cast(residents.c.id, String), literal("sms"), residents.c.phone,
-        literal(prio, Integer), literal("queued"), literal(0, Integer), literal(False), literal(now, deliveries.c.next_attempt_at.type),
+        literal(m.id, Integer), key, literal("sms"), residents.c.phone,
+        literal(prio, Integer), literal("queued"), literal(0, Integer), literal(False),
+        literal(rules.next_attempt_at, deliveries.c.next_attempt_at.type),
         literal(expires, deliveries.c.expires_at.type), literal(now, deliveries.c.created_at.type),
         literal(now, deliveries.c.updated_at.type), literal(""),
     ).where(and_(*conditions))
@@ -111,13 +189,8 @@ async def _to_residents(conn: AsyncConnection, draft: Any, m: Any, prio: int, no
     return int(result.rowcount or 0)
 
 
-def _level_rank_sql(col: Any) -> Any:
-    from sqlalchemy import case
-
-    return case((col == "red", 3), (col == "orange", 2), (col == "yellow", 1), (col == "blue", 0), else_=-1)
-
-
-async def _to_organisations(conn: AsyncConnection, m: Any, prio: int, now: datetime, expires: datetime | None) -> int:
+async def _to_organisations(conn: AsyncConnection, m: Any, prio: int, due: datetime, now: datetime,
+                            expires: datetime | None) -> int:
     kinds = ORG_AUDIENCES[m.audience]
     channels = CONTACT_CHANNELS.get(m.channel, ())
     rows = list(await conn.execute(
@@ -126,22 +199,23 @@ async def _to_organisations(conn: AsyncConnection, m: Any, prio: int, now: datet
         .where(and_(organisations.c.kind.in_(kinds), organisations.c.status == "active",
                     organisations.c.area.in_(list(m.areas or [])), contacts.c.channel.in_(channels)))
     ))
-    return await _insert_rows(conn, m, [(f"c:{r.id}", r.channel, f"contact:{r.id}") for r in rows], prio, now, expires)
+    return await _insert_rows(conn, m, [(f"c:{r.id}", r.channel, f"contact:{r.id}") for r in rows], prio, due, now,
+                              expires)
 
 
-async def _to_phones(conn: AsyncConnection, m: Any, phones: list[str], prio: int, now: datetime,
+async def _to_phones(conn: AsyncConnection, m: Any, phones: list[str], prio: int, due: datetime, now: datetime,
                      expires: datetime | None) -> int:
     normal = [p for p in (normalise_phone(x) for x in phones) if p]
-    return await _insert_rows(conn, m, [(f"p:{p}", "sms", p) for p in normal], prio, now, expires)
+    return await _insert_rows(conn, m, [(f"p:{p}", "sms", p) for p in normal], prio, due, now, expires)
 
 
 async def _insert_rows(conn: AsyncConnection, m: Any, targets: list[tuple[str, str, str]], prio: int,
-                       now: datetime, expires: datetime | None) -> int:
+                       due: datetime, now: datetime, expires: datetime | None) -> int:
     if not targets:
         return 0
     values = [
         dict(message_id=m.id, recipient_key=key, channel=channel, address=address, priority=prio, state="queued",
-             attempts=0, in_doubt=False, next_attempt_at=now, expires_at=expires, created_at=now, updated_at=now,
+             attempts=0, in_doubt=False, next_attempt_at=due, expires_at=expires, created_at=now, updated_at=now,
              error="")
         for key, channel, address in targets
     ]

@@ -1,4 +1,9 @@
-"""The outbox worker: claim due deliveries with a lease, send through their channel, record outcomes."""
+"""The outbox worker: claim due deliveries with a lease, send through their channel, record outcomes.
+
+A worker keeps several batches in progress at once ("lanes"): while one batch is with the provider,
+the next is claimed and the last is recorded, so the provider connection never idles on the database.
+Provider calls are bounded by one semaphore; sender rates are the channels' token buckets.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from alerts.channels.base import Channel, Ok, Outbound, Permanent, Retry, send_timed
@@ -16,10 +22,14 @@ from alerts.clock import Clock
 from alerts.settings.channels import ChannelsConfig
 from alerts.store import deliveries as store
 from alerts.store import drafts as draft_store
+from alerts.store.deliveries import Claimed, Finished
 from alerts.store.engine import Database
 from alerts.workflow import audit
 
 log = logging.getLogger("alerts.outbox")
+
+# Twilio's "unsubscribed recipient": the person said STOP to the provider; we record the opt-out too.
+UNSUBSCRIBED_CODES = {"21610"}
 
 
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
@@ -36,67 +46,117 @@ class BatchResult:
     expired: int = 0
     withdrawn: int = 0
 
+    def add(self, other: BatchResult) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+_COUNTER = {"sent": "sent", "queued": "retried", "failed": "failed", "expired": "expired", "withdrawn": "withdrawn"}
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 class Worker:
     def __init__(self, db: Database, channels: Mapping[str, Channel], config: ChannelsConfig, clock: Clock,
-                 *, owner: str | None = None):
+                 *, owner: str | None = None, round_seconds: float = 2.0):
         self.db = db
         self.channels = channels
         self.config = config
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._sem = asyncio.Semaphore(config.sms.concurrency)
+        self.round_seconds = round_seconds
+        self._last_close = 0.0
 
-    async def run_once(self) -> BatchResult:
-        """Claim one batch, send it, record every outcome; then close drafts that are done."""
-        now = self.clock.now()
+    async def run_once(self, max_batches: int | None = None) -> BatchResult:
+        """Send what is due with several batches in progress; return when nothing is due, after
+        `max_batches`, or after a short round (so a stop request is heard soon)."""
+        total = BatchResult()
+        deadline = time.monotonic() + self.round_seconds
+        budget = [max_batches if max_batches is not None else 1_000_000]
+
+        async def lane() -> None:
+            while budget[0] > 0 and time.monotonic() < deadline:
+                budget[0] -= 1
+                result = await self._cycle()
+                total.add(result)
+                if result.claimed == 0:
+                    return
+
+        await asyncio.gather(*(lane() for _ in range(self.config.outbox.lanes)))
+        if total.claimed == 0 or time.monotonic() - self._last_close > 2.0:
+            await self.close_finished_drafts()
+        return total
+
+    async def _cycle(self) -> BatchResult:
         async with self.db.write() as conn:
-            claimed = await store.claim(conn, owner=self.owner, now=now, lease_seconds=self.config.outbox.lease_seconds,
+            claimed = await store.claim(conn, owner=self.owner, now=self.clock.now(),
+                                        lease_seconds=self.config.outbox.lease_seconds,
                                         limit=self.config.outbox.batch_size)
         result = BatchResult(claimed=len(claimed))
-        if claimed:
-            outcomes = await asyncio.gather(*(self._send_one(c) for c in claimed))
-            async with self.db.write() as conn:
-                for item, (state, kw, attempt) in zip(claimed, outcomes, strict=True):
-                    await store.finish(conn, item.id, owner=self.owner, state=state, now=self.clock.now(), **kw)
-                    if attempt is not None:
-                        await store.record_attempt(conn, item.id, at=self.clock.now(), **attempt)
-                    setattr(result, _COUNTER[state], getattr(result, _COUNTER[state]) + 1)
-        await self.close_finished_drafts()
+        if not claimed:
+            return result
+        outcomes = await asyncio.gather(*(self._send_one(c) for c in claimed))
+        unsubscribed = [c for c, o in zip(claimed, outcomes, strict=True)
+                        if o.state == "failed" and o.error_code in UNSUBSCRIBED_CODES]
+        async with self.db.write() as conn:
+            now = self.clock.now()
+            await store.finish_many(conn, outcomes, owner=self.owner, now=now)
+            for c in unsubscribed:
+                await self._record_unsubscribed(conn, c, now)
+        for o in outcomes:
+            name = _COUNTER[o.state]
+            setattr(result, name, getattr(result, name) + 1)
         return result
 
-    async def _send_one(self, item: store.Claimed) -> tuple[str, dict, dict | None]:
+    async def _record_unsubscribed(self, conn: object, item: Claimed, now: object) -> None:
+        from alerts.recipients import opt_out
+
+        await opt_out(conn, phone=item.address, how="provider:21610", at=now, actor="system",  # type: ignore[arg-type]
+                      origin="outbox")
+
+    async def _send_one(self, item: Claimed) -> Finished:
         now = self.clock.now()
         if item.draft_state == "withdrawn":
-            return "withdrawn", {"error": "the draft was withdrawn before sending"}, None
+            return Finished(item.id, "withdrawn", error="the draft was withdrawn before sending")
         if item.expires_at is not None and item.expires_at <= now:
-            return "expired", {"error": "its alert expired before it could be sent"}, None
+            return Finished(item.id, "expired", error="its alert expired before it could be sent")
         channel = self.channels.get(item.channel)
         if channel is None:
-            return "failed", {"error": f"no channel '{item.channel}' is configured", "error_code": "no_channel"}, None
+            return Finished(item.id, "failed", error=f"no channel '{item.channel}' is configured",
+                            error_code="no_channel")
         out = Outbound(delivery_id=item.id, message_id=item.message_id, draft_id=item.draft_id, channel=item.channel,
                        address=item.address, text=item.text, exercise=item.exercise)
         async with self._sem:
             timed = await send_timed(channel, out)
         o = timed.outcome
-        attempt = {"latency_ms": timed.latency_ms}
         if isinstance(o, Ok):
-            return "sent", {"provider_id": o.provider_id, "provider_status": o.provider_status}, {**attempt, "outcome": "ok"}
+            return Finished(item.id, "sent", provider_id=o.provider_id, provider_status=o.provider_status,
+                            outcome="ok", latency_ms=timed.latency_ms)
         if isinstance(o, Permanent):
-            return ("failed", {"error": o.reason, "error_code": o.code or None},
-                    {**attempt, "outcome": "permanent", "error_code": o.code or None, "detail": o.reason})
+            return Finished(item.id, "failed", error_code=o.code or None, error=o.reason, outcome="permanent",
+                            latency_ms=timed.latency_ms)
         assert isinstance(o, Retry)
         retry = self.config.retry
         if item.attempts >= retry.max_attempts:
-            return ("failed", {"error": f"gave up after {item.attempts} attempts: {o.reason}", "error_code": o.code or None},
-                    {**attempt, "outcome": "permanent", "error_code": o.code or None, "detail": o.reason})
+            return Finished(item.id, "failed", error_code=o.code or None,
+                            error=f"gave up after {item.attempts} attempts: {o.reason}", outcome="retry",
+                            latency_ms=timed.latency_ms)
         delay = o.after if o.after is not None else backoff_seconds(item.attempts, retry.base_delay_seconds,
                                                                     retry.max_delay_seconds)
-        return ("queued", {"error": o.reason, "error_code": o.code or None,
-                           "next_attempt_at": now + timedelta(seconds=delay)},
-                {**attempt, "outcome": "retry", "error_code": o.code or None, "detail": o.reason})
+        return Finished(item.id, "queued", error_code=o.code or None, error=o.reason,
+                        next_attempt_at=now + timedelta(seconds=delay), outcome="retry", latency_ms=timed.latency_ms)
 
     async def close_finished_drafts(self) -> None:
+        self._last_close = time.monotonic()
         async with self.db.write() as conn:
             for draft_id, any_failed in await store.drafts_finished(conn):
                 final = "partly_failed" if any_failed else "sent"
@@ -104,24 +164,44 @@ class Worker:
                     await audit.append(conn, at=self.clock.now(), actor="system", action=f"draft.{final}",
                                        target=f"draft:{draft_id}", origin="outbox")
 
-    async def reclaim(self) -> int:
-        async with self.db.write() as conn:
-            count = await store.reclaim_expired_leases(conn, now=self.clock.now(), policy=self.config.outbox.in_doubt)
-        if count:
-            log.warning("outbox: %d deliveries were in flight when a worker stopped; policy %s applied",
-                        count, self.config.outbox.in_doubt)
-        return count
+    def _dead_owners(self, owners: list[str]) -> list[str]:
+        """Lease owners on this host whose process is gone: their leases need not run out first."""
+        host = socket.gethostname()
+        dead = []
+        for owner in owners:
+            h, _, rest = owner.partition(":")
+            pid = rest.split(":", 1)[0]
+            if h == host and pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+                dead.append(owner)
+        return dead
 
-    async def drain(self, max_batches: int = 10_000) -> BatchResult:
+    async def reclaim(self) -> int:
+        """Apply the in-doubt policy to deliveries whose worker died or whose lease ran out."""
+        async with self.db.write() as conn:
+            dead = self._dead_owners(await store.lease_owners(conn))
+            outbox = self.config.outbox
+            result = await store.reclaim(conn, now=self.clock.now(), policy=outbox.in_doubt,
+                                         campaign_policy=outbox.in_doubt_campaigns, dead_owners=dead)
+            if result.total:
+                await audit.append(conn, at=self.clock.now(), actor="system", action="outbox.in_doubt",
+                                   target="outbox", origin=self.owner,
+                                   after={"resent": result.resent, "failed": result.failed,
+                                          "policy": outbox.in_doubt, "campaign_policy": outbox.in_doubt_campaigns})
+        if result.total:
+            log.warning("outbox: %d deliveries were in flight when a worker stopped: %d queued again, %d failed "
+                        "(policy %s, campaigns %s)", result.total, result.resent, result.failed,
+                        self.config.outbox.in_doubt, self.config.outbox.in_doubt_campaigns)
+        return result.total
+
+    async def drain(self, max_batches: int = 100_000) -> BatchResult:
         """Burst mode: send until nothing is due (tests and `alerts outbox drain`)."""
         total = BatchResult()
-        for _ in range(max_batches):
-            r = await self.run_once()
-            for k in total.__dict__:
-                setattr(total, k, getattr(total, k) + getattr(r, k))
+        remaining = max_batches
+        while remaining > 0:
+            r = await self.run_once(max_batches=remaining)
+            total.add(r)
+            remaining -= max(1, (r.claimed + self.config.outbox.batch_size - 1) // self.config.outbox.batch_size)
             if r.claimed == 0:
                 break
+        await self.close_finished_drafts()
         return total
-
-
-_COUNTER = {"sent": "sent", "queued": "retried", "failed": "failed", "expired": "expired", "withdrawn": "withdrawn"}

@@ -1,12 +1,15 @@
-"""config/channels.yaml: which channels are on, sender limits, retry and in-doubt policy."""
+"""config/channels.yaml: which channels are on, sender limits, retry, in-doubt policy and campaign rules."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alerts.settings._base import Section
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class RetrySection(Section):
@@ -18,22 +21,61 @@ class RetrySection(Section):
 class SmsChannelSection(Section):
     # "auto": Twilio when its credentials are in the environment, otherwise the log channel.
     provider: Literal["auto", "twilio", "log"] = "auto"
+    # Token bucket per sender (each number of the pool, or the Messaging Service).
     messages_per_second: float = Field(100.0, gt=0)
     burst: int = Field(100, ge=1)
+    # Provider requests in flight at once, over all senders.
     concurrency: int = Field(32, ge=1, le=1024)
+    request_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    # Sender numbers (E.164); TWILIO_FROM may also hold a comma-separated list.
     sender_pool: list[str] = Field(default_factory=list)
 
 
 class OutboxSection(Section):
-    batch_size: int = Field(200, ge=1)
+    batch_size: int = Field(200, ge=1, le=5000)
+    # Batches being sent at once by one worker: sending one while the next is claimed and the
+    # last is recorded keeps the provider busy.
+    lanes: int = Field(3, ge=1, le=32)
     lease_seconds: float = Field(60.0, gt=0)
     poll_interval_seconds: float = Field(0.5, gt=0)
-    # What to do with deliveries found in flight after a crash: send again once, or fail them.
+    # What to do with deliveries found in flight after a crash: send again once (at-least-once),
+    # or fail them as "in doubt" (at-most-once). Warnings and campaigns have their own policy.
     in_doubt: Literal["resend", "fail"] = "resend"
+    in_doubt_campaigns: Literal["resend", "fail"] = "fail"
+
+
+class CampaignsSection(Section):
+    """Rules for normal-time campaigns only; warnings never wait and are never capped."""
+
+    # Local time window when campaign messages are held ("21:00-08:00"); empty: none.
+    quiet_hours: str = "21:00-08:00"
+    timezone: str = "Asia/Shanghai"
+    # Campaign messages a resident receives at most in any 7 days (0: no cap).
+    max_per_recipient_per_week: int = Field(2, ge=0)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _WINDOW.match(value):
+            raise ValueError("expected a local time window HH:MM-HH:MM, e.g. 21:00-08:00, or an empty string")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as Asia/Shanghai") from None
+        return value
 
 
 class ChannelsConfig(Section):
     sms: SmsChannelSection = SmsChannelSection()
     outbox: OutboxSection = OutboxSection()
     retry: RetrySection = RetrySection()
+    campaigns: CampaignsSection = CampaignsSection()
     log_file: str = "../var/outbox.log"

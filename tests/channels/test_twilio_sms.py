@@ -1,0 +1,192 @@
+"""SMS through the real twilio library against a local Twilio-like server, via the outbox worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from alerts.channels.twilio_sms import RebasedHttpClient, TwilioSmsChannel
+from alerts.clock import ManualClock
+from alerts.outbox.worker import Worker
+from alerts.settings.channels import ChannelsConfig
+from alerts.store.tables import deliveries, delivery_attempts, residents
+from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio, start
+from tests.outbox.helpers import add_residents, approved_draft, phone
+
+START = datetime(2026, 7, 12, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeTwilio, str]]:
+    server = FakeTwilio()
+    runner, url = await start(server)
+    try:
+        yield server, url
+    finally:
+        await runner.cleanup()
+
+
+def channel(url: str, *, timeout: float = 5.0, senders: list[str] | None = None) -> TwilioSmsChannel:
+    return TwilioSmsChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
+                            messaging_service_sid=None if senders else MESSAGING_SERVICE_SID, senders=senders or [],
+                            status_callback_base="https://alerts.example.cn", api_base_url=url,
+                            messages_per_second=1000, burst=1000, concurrency=8, timeout=timeout)
+
+
+def config(**outbox: Any) -> ChannelsConfig:
+    return ChannelsConfig.model_validate({"outbox": {"batch_size": 50, **outbox},
+                                          "retry": {"max_attempts": 4, "base_delay_seconds": 1}})
+
+
+async def setup(database: Any, count: int) -> int:
+    async with database.write() as conn:
+        await add_residents(conn, count, at=START)
+        draft_id, _ = await approved_draft(conn, at=START)
+    return draft_id
+
+
+async def rows(database: Any) -> dict[str, Any]:
+    async with database.read() as conn:
+        return {r.address: r for r in await conn.execute(select(deliveries))}
+
+
+async def attempts(database: Any) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    async with database.read() as conn:
+        for r in await conn.execute(select(delivery_attempts).order_by(delivery_attempts.c.id)):
+            out.setdefault(r.delivery_id, []).append(r.outcome)
+    return out
+
+
+def test_the_base_url_replaces_scheme_and_host_only() -> None:
+    client = RebasedHttpClient("http://127.0.0.1:9999/proxy", timeout=1, connections=1)
+    assert client.rebase("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?x=1") == \
+        "http://127.0.0.1:9999/proxy/2010-04-01/Accounts/AC1/Messages.json?x=1"
+    assert RebasedHttpClient(None, timeout=1, connections=1).rebase("https://api.twilio.com/a") == \
+        "https://api.twilio.com/a"
+
+
+async def test_messages_are_sent_with_the_messaging_service_and_a_status_callback(database: Any, fake: Any) -> None:
+    server, url = fake
+    await setup(database, 30)
+    sms = channel(url)
+    worker = Worker(database, {"sms": sms}, config(), ManualClock(START))
+    try:
+        result = await worker.drain()
+    finally:
+        await sms.close()
+    assert result.sent == 30 and result.failed == 0
+    assert sorted(r.to for r in server.received) == sorted(phone(i) for i in range(30))
+    got = await rows(database)
+    for r in server.received:
+        assert r.sender == MESSAGING_SERVICE_SID and r.body == "【高平应急科普】测试"
+        row = got[r.to]
+        assert row.state == "sent" and row.provider_id == r.sid and row.provider_status == "accepted"
+        assert r.status_callback == f"https://alerts.example.cn/hooks/twilio/status?d={row.id}"
+    assert all(a == ["ok"] for a in (await attempts(database)).values())
+
+
+async def test_a_pool_of_sender_numbers_is_used_in_turn(database: Any, fake: Any) -> None:
+    server, url = fake
+    await setup(database, 10)
+    sms = channel(url, senders=["+15005550006", "+15005550007"])
+    try:
+        await Worker(database, {"sms": sms}, config(), ManualClock(START)).drain()
+    finally:
+        await sms.close()
+    used = [r.sender for r in server.received]
+    assert sorted(set(used)) == ["+15005550006", "+15005550007"] and used.count("+15005550006") == 5
+
+
+async def test_429_then_success_is_retried_with_backoff(database: Any, fake: Any) -> None:
+    server, url = fake
+    await setup(database, 3)
+    server.plan[phone(1)] = [(429, 20429), (429, 20429)]
+    clock = ManualClock(START)
+    sms = channel(url)
+    worker = Worker(database, {"sms": sms}, config(), clock)
+    try:
+        await worker.drain()
+        row = (await rows(database))[phone(1)]
+        if row.state == "queued":  # jitter may make it due at once; otherwise wait for its time
+            assert row.next_attempt_at > START and row.error_code == "20429"
+            clock.advance(seconds=60)
+            await worker.drain()
+            clock.advance(seconds=60)
+            await worker.drain()
+    finally:
+        await sms.close()
+    row = (await rows(database))[phone(1)]
+    assert row.state == "sent" and row.attempts == 3
+    assert (await attempts(database))[row.id] == ["retry", "retry", "ok"]
+    assert [r.to for r in server.received].count(phone(1)) == 1
+
+
+async def test_server_errors_are_retried_and_give_up_after_max_attempts(database: Any, fake: Any) -> None:
+    server, url = fake
+    await setup(database, 2)
+    server.plan[phone(0)] = [(500, None), (503, 20503)]
+    server.plan[phone(1)] = [(500, None)] * 10
+    clock = ManualClock(START)
+    sms = channel(url)
+    worker = Worker(database, {"sms": sms}, config(), clock)
+    try:
+        for _ in range(6):
+            await worker.drain()
+            clock.advance(seconds=30)
+    finally:
+        await sms.close()
+    got = await rows(database)
+    assert got[phone(0)].state == "sent"
+    assert (await attempts(database))[got[phone(0)].id] == ["retry", "retry", "ok"]
+    assert got[phone(1)].state == "failed" and got[phone(1)].attempts == 4
+    assert "gave up after 4 attempts" in got[phone(1)].error
+
+
+async def test_permanent_errors_end_the_delivery_with_the_reason(database: Any, fake: Any) -> None:
+    server, url = fake
+    await setup(database, 4)
+    server.plan[phone(0)] = [(400, 21211)]
+    server.plan[phone(1)] = [(400, 21610)]
+    server.plan[phone(2)] = [(400, 21614)]
+    sms = channel(url)
+    try:
+        await Worker(database, {"sms": sms}, config(), ManualClock(START)).drain()
+    finally:
+        await sms.close()
+    got = await rows(database)
+    assert (got[phone(0)].state, got[phone(0)].error_code) == ("failed", "21211")
+    assert "invalid phone number" in got[phone(0)].error
+    assert (got[phone(1)].state, got[phone(1)].error_code) == ("failed", "21610")
+    assert (got[phone(2)].state, got[phone(2)].error_code) == ("failed", "21614")
+    assert got[phone(3)].state == "sent"
+    assert all(got[phone(i)].attempts == 1 for i in range(3))
+    async with database.read() as conn:
+        status = {r.phone: (r.status, r.opted_out_how) for r in await conn.execute(select(residents))}
+    # The provider says this person unsubscribed: we record the opt-out too.
+    assert status[phone(1)] == ("opted_out", "provider:21610")
+    assert status[phone(0)][0] == "active"
+
+
+async def test_timeouts_and_connection_errors_are_retried(database: Any, fake: Any) -> None:
+    server, url = fake
+    await setup(database, 1)
+    server.delay = 1.0
+    sms = channel(url, timeout=0.2)
+    unreachable = channel("http://127.0.0.1:9")  # nothing listens on the discard port
+    try:
+        await Worker(database, {"sms": sms}, config(), ManualClock(START)).drain(max_batches=1)
+        row = (await rows(database))[phone(0)]
+        assert (row.state, row.error_code) == ("queued", "timeout")
+        clock = ManualClock(START)
+        clock.advance(hours=1)
+        await Worker(database, {"sms": unreachable}, config(), clock).drain(max_batches=1)
+        row = (await rows(database))[phone(0)]
+        assert (row.state, row.error_code) == ("queued", "connection")
+    finally:
+        await sms.close()
+        await unreachable.close()
