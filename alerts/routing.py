@@ -161,3 +161,31 @@ def matches(m: Match, alert: Alert, areas: list[str], now: datetime | None = Non
 
 def routes_file(config_dir: Path) -> Path:
     return config_dir / "routes.yaml"
+
+
+def offline_router(settings: Any, library: Any | None = None) -> Router:
+    """The router the service would build, without a database: for `alerts routes test` and dry runs."""
+    from alerts.app import LibraryIndex
+    from alerts.content.library import Library
+
+    if "routes.yaml" not in settings.extra:
+        raise ConfigError([f"{settings.config_dir / 'routes.yaml'}: missing file — expected the route tree"])
+    config = load_routes(settings.extra["routes.yaml"], str(settings.config_dir / "routes.yaml"))
+    library = library if library is not None else Library.load(settings.templates_dir)
+    return Router(config, Areas(settings.areas), LibraryIndex(library))
+
+
+def stage_for(alert: Alert) -> str | None:
+    """The stage a message type asks for: a Cancel proposes all-clear texts; others use the yields' stage."""
+    return "all_clear" if alert.msg_type == "Cancel" else None
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as `alerts routes test --json` prints it."""
+    return {
+        "routes": [{"route": m.route, "why": m.why} for m in plan.matched],
+        "drafts": [{"route": d.route, "template": d.template, "audience": d.audience, "channel": d.channel,
+                    "stage": d.stage, "language": d.language, "areas": d.areas} for d in plan.drafts],
+        "areas": plan.areas,
+        "problems": plan.problems,
+    }

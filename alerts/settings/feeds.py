@@ -20,6 +20,10 @@ class FeedSection(Section):
     max_document_bytes: int = Field(1_048_576, ge=1024)
     max_feed_bytes: int = Field(5_242_880, ge=1024)
     max_redirects: int = Field(3, ge=0, le=10)
+    # After a failure the next poll waits interval × 2^(failures-1), jittered, at most this long.
+    max_backoff_seconds: float = Field(1800.0, ge=1)
+    # Linked CAP documents fetched per poll; the rest wait for the next poll (nothing is lost).
+    max_fetches_per_poll: int = Field(50, ge=1)
     # Names of environment variables whose values are sent as headers (auth stays out of files).
     headers_from_env: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
@@ -28,6 +32,8 @@ class FeedSection(Section):
     def _needs_source(self) -> FeedSection:
         if self.kind == "http" and not self.url:
             raise ValueError("an http feed needs url")
+        if self.kind == "http" and self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url {self.url!r} must start with http:// or https://")
         if self.kind in ("directory", "demo") and not self.path:
             raise ValueError(f"a {self.kind} feed needs path")
         return self

@@ -1,0 +1,166 @@
+"""`alerts templates lint|review|list` and `alerts render`: the reviewed library from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from alerts.cli.common import config_option, fail, settings_or_exit
+
+STATUS_WORDS = {"reviewed": "reviewed", "changed": "changed since review", "unreviewed": "never reviewed"}
+# Lint codes that say the text itself is unfit; a review must not sign off on such a template.
+BLOCKING = ("load", "location", "level", "syntax", "render", "sms")
+
+
+def _library(settings: Any, *, strict: bool) -> Any:
+    from alerts.content.library import Library, LibraryError
+
+    try:
+        return Library.load(settings.templates_dir, strict=strict)
+    except LibraryError as exc:
+        fail(exc.problems, code=1)
+
+
+@click.group()
+def templates() -> None:
+    """The template library (templates/): lint, review, list."""
+
+
+@templates.command("lint")
+@config_option
+def lint_cmd(config_dir: Path) -> None:
+    """Check every template: schema, review status, syntax, worst-case SMS length, coverage."""
+    from alerts.app import sms_rules
+    from alerts.content.lint import lint
+
+    settings = settings_or_exit(config_dir)
+    library = _library(settings, strict=False)
+    problems = lint(library, sms_rules(settings))
+    for problem in problems:
+        click.echo(str(problem))
+    click.echo(f"{len(library.templates)} templates in {settings.templates_dir}, {len(problems)} problems", err=True)
+    sys.exit(1 if problems else 0)
+
+
+@templates.command("review")
+@click.argument("template_id")
+@click.option("--by", "by", required=True, help="Who reviewed the text (the expert team).")
+@click.option("--approved-by", default=None, help="Who approved it for use [default: the reviewer].")
+@config_option
+def review_cmd(template_id: str, by: str, approved_by: str | None, config_dir: Path) -> None:
+    """Record a review of TEMPLATE_ID with the hash of its current text and metadata."""
+    from alerts.app import sms_rules
+    from alerts.content.library import Library, LibraryError, record_review
+    from alerts.content.lint import lint
+
+    settings = settings_or_exit(config_dir)
+    library = _library(settings, strict=False)
+    try:
+        template = library.get(template_id)
+    except KeyError:
+        fail(f"no template {template_id!r} in {settings.templates_dir}; `alerts templates list` shows the ids", code=1)
+    alone = Library(library.directory, [template], [])
+    blocking = [p for p in lint(alone, sms_rules(settings), coverage=False) if p.code in BLOCKING]
+    if blocking:
+        fail([f"{template_id} cannot be reviewed until this is fixed: {p}" for p in blocking], code=1)
+    try:
+        stamped = record_review(template, by, approved_by or by, datetime.now().astimezone())
+    except (ValueError, LibraryError) as exc:
+        fail(str(exc).splitlines(), code=1)
+    assert stamped.review is not None
+    click.echo(f"reviewed {stamped.id}: by {stamped.review.reviewed_by}, approved by {stamped.review.approved_by}, "
+               f"at {stamped.review.at.isoformat()}, hash {stamped.review.hash[:12]}…")
+
+
+@templates.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of templates with their status.")
+@config_option
+def list_cmd(as_json: bool, config_dir: Path) -> None:
+    """Every template with its review status: reviewed, changed since review, never reviewed."""
+    settings = settings_or_exit(config_dir)
+    library = _library(settings, strict=False)
+    for line in library.problems:
+        click.echo(f"warning: {line}", err=True)
+    rows = [{"id": t.id, "status": STATUS_WORDS[t.status], "hazard": t.hazard, "levels": list(t.levels),
+             "audience": t.audience, "channel": t.channel, "language": t.language, "stage": t.stage,
+             "version": t.version, "reviewed_by": t.review.reviewed_by if t.review else None,
+             "approved_by": t.review.approved_by if t.review else None,
+             "reviewed_at": t.review.at.isoformat() if t.review else None, "path": str(t.path)}
+            for t in library.templates]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['status']:<21} {r['id']}")
+    counts = {word: sum(1 for r in rows if r["status"] == word) for word in STATUS_WORDS.values()}
+    click.echo(", ".join(f"{n} {word}" for word, n in counts.items()), err=True)
+
+
+@click.command()
+@click.argument("template_id")
+@click.option("--alert", "alert_file", required=True, type=click.Path(path_type=Path),
+              help="A CAP or national-profile file whose values fill the template.")
+@click.option("--json", "as_json", is_flag=True, help="One object with text, characters, encoding, segments.")
+@config_option
+def render(template_id: str, alert_file: Path, as_json: bool, config_dir: Path) -> None:
+    """Print TEMPLATE_ID rendered for an alert exactly as it would be sent (SMS with its signature)."""
+    from alerts.areas import Areas
+    from alerts.cli.ingest import load_hazards, read_document
+    from alerts.content.hazards import default_hazards
+    from alerts.content.sms import check, measure
+    from alerts.drafting import Drafter
+    from alerts.routing import Planned
+
+    settings = settings_or_exit(config_dir)
+    library = _library(settings, strict=False)
+    try:
+        template = library.get(template_id)
+    except KeyError:
+        fail(f"no template {template_id!r} in {settings.templates_dir}; `alerts templates list` shows the ids", code=1)
+    try:
+        data = alert_file.read_bytes()
+    except OSError as exc:
+        fail(f"{alert_file}: rejected: cannot read the file ({exc.strerror or exc})", code=1)
+    result = read_document(str(alert_file), data, load_hazards(config_dir))
+    if result.rejected or not result.alerts:
+        fail([f"{alert_file}: rejected: {r}" for r in result.rejected] or [f"{alert_file}: holds no alert"], code=1)
+    _where, alert = result.alerts[0]
+    areas = Areas(settings.areas)
+    drafter = Drafter(library, areas, hazard_names={k: h.zh for k, h in default_hazards().items()},
+                      issuer_default=settings.service.issuer_default)
+    # The same code path the pipeline drafts with, so the text is the one that would be sent.
+    planned = Planned("cli", template.id, template.audience, template.channel, template.stage, template.language,
+                      areas.covered(alert))
+    items, problems = drafter.render_planned(alert, [planned], datetime.now().astimezone())
+    if problems or not items:
+        fail(problems or [f"{template_id}: nothing rendered"], code=1)
+    body = items[0].text
+    if template.channel == "sms":
+        sms = measure(body, settings.service.sms.signature)
+        out: dict[str, Any] = {"text": sms.text, "characters": sms.characters, "encoding": sms.encoding,
+                               "segments": sms.segments}
+        from alerts.app import sms_rules
+
+        issues = check(body, sms_rules(settings))
+    else:
+        out = {"text": body, "characters": len(body), "encoding": "UTF-8", "segments": None}
+        issues = []
+    if template.status != "reviewed":
+        click.echo(f"warning: {template_id} is {STATUS_WORDS[template.status]}: the service will not send it "
+                   "as pre-approved until it is reviewed (`alerts templates review`)", err=True)
+    for issue in issues:
+        click.echo(f"warning: {issue}", err=True)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    click.echo(out["text"])
+    segments = f", {out['segments']} segment(s)" if out["segments"] is not None else ""
+    click.echo(f"-- {out['characters']} characters, {out['encoding']}{segments}", err=True)
+
+
+COMMANDS = [templates, render]
