@@ -10,6 +10,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts import lifecycle
 from alerts.app import Service
+from alerts.feeds.health import StaleWatch
+from alerts.feeds.poller import FeedPoller
 from alerts.feeds.sources import demo_documents, directory_documents
 from alerts.store import drafts as draft_store
 from alerts.store import feeds as feed_store
@@ -40,7 +42,12 @@ class Background:
                                        id=f"feed:{feed.name}", max_instances=1, coalesce=True,
                                        next_run_time=self.service.clock.now())
             else:
-                log.error("feed %s: kind %s is not polled by this version; it is ignored", feed.name, feed.kind)
+                poller = FeedPoller(self.service, feed, on_drafts=self.outbox_wakeup.set)
+                self.scheduler.add_job(poller.poll, "interval", seconds=feed.interval_seconds, id=f"feed:{feed.name}",
+                                       max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
+        self.stale_watch = StaleWatch(self.service)
+        self.scheduler.add_job(self.stale_watch.check, "interval", seconds=60, id="feed-staleness", max_instances=1,
+                               coalesce=True)
         self.scheduler.add_job(self.sweep_expiry, "interval", seconds=60, id="expiry", max_instances=1, coalesce=True,
                                next_run_time=self.service.clock.now())
         self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=30, id="reclaim", max_instances=1,
