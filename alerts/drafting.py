@@ -130,6 +130,17 @@ class Drafter:
                 await audit.append(conn, at=now, actor="system", action="draft.withdrawn", target=f"draft:{d.id}",
                                    origin="pipeline", after={"cancel": alert.identifier})
                 out.withdrawn.append(d.id)
+        # Drafts already dispatching: what is still queued is stopped. The draft stays dispatching
+        # (part of it went out), so the all-clear below still follows it.
+        from alerts.store import deliveries as delivery_store
+
+        for d in await draft_store.in_group(conn, group_key, ("dispatching",)):
+            stopped = await delivery_store.withdraw_for_draft(
+                conn, d.id, now=now, reason=f"the warning was cancelled: {alert.identifier}")
+            if stopped:
+                await audit.append(conn, at=now, actor="system", action="deliveries.withdrawn",
+                                   target=f"draft:{d.id}", origin="pipeline",
+                                   after={"cancel": alert.identifier, "stopped_deliveries": stopped})
 
 
 async def _draft_areas(conn: AsyncConnection, draft_id: int) -> set[str]:
