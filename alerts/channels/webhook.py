@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import yarl
 
 from alerts.channels.base import Ok, Outbound, Outcome, Permanent, Retry
 
@@ -106,7 +107,7 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    url: str
+    url: yarl.URL
     body: bytes
     headers: dict[str, str]
 
@@ -123,6 +124,7 @@ def build_request(kind: str, target: Target, item: Outbound, *, now: float) -> R
     size = len(text.encode("utf-8"))
     headers = {"Content-Type": "application/json; charset=utf-8"}
     url = target.url
+    signed_url = False
     if kind == "wecom":
         if size <= TEXT_LIMIT_BYTES["wecom"]:
             payload: dict[str, Any] = {"msgtype": "text", "text": {"content": text}}
@@ -138,8 +140,10 @@ def build_request(kind: str, target: Target, item: Outbound, *, now: float) -> R
         payload = {"msgtype": "text", "text": {"content": text}}
         if target.secret:
             ts = int(now * 1000)
-            sep = "&" if urllib.parse.urlsplit(url).query else "?"
-            url = f"{url}{sep}timestamp={ts}&sign={urllib.parse.quote_plus(dingtalk_sign(target.secret, ts))}"
+            base = str(yarl.URL(url))  # normalised once; the signed part is appended already encoded
+            sep = "&" if urllib.parse.urlsplit(base).query else "?"
+            url = f"{base}{sep}timestamp={ts}&sign={urllib.parse.quote(dingtalk_sign(target.secret, ts), safe='')}"
+            signed_url = True
     elif kind == "feishu":
         if size > TEXT_LIMIT_BYTES["feishu"]:
             return Permanent(f"text is {size} bytes; a Feishu robot takes at most 20000", code="too_long")
@@ -157,7 +161,8 @@ def build_request(kind: str, target: Target, item: Outbound, *, now: float) -> R
         if target.secret:
             headers["X-Signature"] = generic_signature(target.secret, body)
         headers["X-Alerts-Delivery"] = str(item.delivery_id)  # an idempotency key for the receiver
-    return Request(url, body, headers)
+    # An already-encoded URL is sent as is: re-quoting would turn the sign's %2F back into "/".
+    return Request(yarl.URL(url, encoded=True) if signed_url else yarl.URL(url), body, headers)
 
 
 def classify(kind: str, status: int, body: bytes, retry_after: str | None) -> Outcome:
@@ -228,7 +233,10 @@ class WebhookChannel:
         problem = validate_webhook_url(target.url, self._allow_http)
         if problem:
             return Permanent(f"robot {target.hint}: {problem}", code="bad_url")
-        request = build_request(self.kind, target, item, now=self._clock())
+        try:
+            request = build_request(self.kind, target, item, now=self._clock())
+        except ValueError:  # the message would name the URL
+            return Permanent(f"robot {target.hint}: the URL cannot be used", code="bad_url")
         if isinstance(request, Permanent):
             return request
         try:
