@@ -47,12 +47,16 @@ class Areas:
         codes: set[str] = set()
         for info in alert.infos:
             for area in info.areas:
+                found: set[str] = set()
                 for geocode in area.geocodes:
-                    codes.update(self._match_geocode(geocode.value.strip()))
+                    found.update(self._match_geocode(geocode.value.strip()))
                 if area.polygons and any(t.geometry is not None for t in self.townships.values()):
-                    codes.update(self._match_polygons(area.polygons))
-                if not area.geocodes and area.desc:
-                    codes.update(t.code for t in self.townships.values() if t.name in area.desc)
+                    found.update(self._match_polygons(area.polygons))
+                # Names in the description are the weakest evidence: used only when the area has
+                # no geocodes and its polygons (if any) could not be placed.
+                if not found and not area.geocodes and area.desc:
+                    found.update(t.code for t in self.townships.values() if t.name in area.desc)
+                codes.update(found)
         return sorted(codes)
 
     def _match_geocode(self, value: str) -> set[str]:
