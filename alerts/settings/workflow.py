@@ -1,10 +1,27 @@
-"""config/workflow.yaml: roles, approval policies, escalation, exercise audience."""
+"""config/workflow.yaml: roles, approval policies, duty roster, escalation, exercise audience."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from alerts.settings._base import Section
+
+# Every permission the service checks. A role naming anything else is a typo caught at start-up.
+PERMISSIONS: dict[str, str] = {
+    "view": "see drafts, sent messages, feeds and templates",
+    "approve": "approve drafts (and stop approved ones)",
+    "reject": "reject pending drafts with a reason",
+    "edit": "edit the texts of pending drafts",
+    "compose": "write drafts by hand",
+    "review_content": "review edited or unreviewed texts as an expert",
+    "trigger_campaign": "start a campaign",
+    "push_alerts": "push alerts through the API",
+    "view_audit": "read the audit log",
+    "manage_users": "add and disable users, create API tokens",
+    "manage_settings": "change settings",
+}
 
 DEFAULT_ROLES: dict[str, list[str]] = {
     "approver": ["view", "approve", "reject"],
@@ -15,6 +32,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
     "observer": ["view", "view_audit"],
     "admin": ["view", "view_audit", "manage_users", "manage_settings"],
 }
+ESCALATION_LEVELS = ("default", "blue", "yellow", "orange", "red")
 
 
 class TestAudience(Section):
@@ -24,13 +42,31 @@ class TestAudience(Section):
 
 class EscalationStep(Section):
     after_minutes: float = Field(ge=0)
-    notify: str  # a duty role name from `duty`, e.g. "primary", "backup"
+    notify: Literal["primary", "backup"]  # which list of the duty roster is notified
 
 
 class EscalationSection(Section):
     # Per level name (blue/yellow/orange/red, or "default"): the steps in order.
     steps: dict[str, list[EscalationStep]] = Field(default_factory=dict)
-    auto_release_red_after_minutes: float | None = None
+    # Channels that carry reminders to the duty approvers (each needs the user's address: sms → phone).
+    channels: list[str] = Field(default_factory=lambda: ["sms"])
+    # Off (null) by default: a person always approves. When set, a red warning whose texts are
+    # unchanged reviewed templates is released by the system after this many minutes of waiting.
+    auto_release_red_after_minutes: float | None = Field(None, gt=0)
+
+    @field_validator("steps")
+    @classmethod
+    def _known_levels(cls, steps: dict[str, list[EscalationStep]]) -> dict[str, list[EscalationStep]]:
+        for level, items in steps.items():
+            if level not in ESCALATION_LEVELS:
+                raise ValueError(f"unknown level {level!r}: expected one of {', '.join(ESCALATION_LEVELS)}")
+            minutes = [s.after_minutes for s in items]
+            if minutes != sorted(minutes):
+                raise ValueError(f"steps for {level!r} must be in order of after_minutes, got {minutes}")
+        return steps
+
+    def steps_for(self, level: str | None) -> list[EscalationStep]:
+        return self.steps.get(level or "default") or self.steps.get("default", [])
 
 
 class DutySection(Section):
@@ -40,7 +76,7 @@ class DutySection(Section):
 
 class PolicySection(Section):
     four_eyes: bool = True
-    expedite_levels: list[str] = Field(default_factory=lambda: ["orange", "red"])
+    expedite_levels: list[Literal["blue", "yellow", "orange", "red"]] = Field(default_factory=lambda: ["orange", "red"])
     approvals_required: int = Field(1, ge=1, le=5)
     edited_needs_expert: bool = True
 
@@ -52,3 +88,16 @@ class WorkflowConfig(Section):
     duty: DutySection = DutySection()
     escalation: EscalationSection = EscalationSection()
     test_audience: TestAudience = TestAudience()
+
+    @model_validator(mode="after")
+    def _known_permissions(self) -> WorkflowConfig:
+        for role, perms in self.roles.items():
+            unknown = [p for p in perms if p not in PERMISSIONS]
+            if unknown:
+                raise ValueError(
+                    f"roles.{role}: unknown permission(s) {', '.join(map(repr, unknown))}: "
+                    f"expected some of {', '.join(PERMISSIONS)}"
+                )
+        if not any("approve" in perms for perms in self.roles.values()):
+            raise ValueError("roles: no role has the 'approve' permission, so nothing could ever be sent")
+        return self

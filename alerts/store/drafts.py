@@ -72,8 +72,11 @@ async def create(conn: AsyncConnection, *, alert_id: int | None, kind: str, haza
     return draft_id
 
 
-async def get(conn: AsyncConnection, draft_id: int) -> DraftRecord | None:
-    row = (await conn.execute(select(drafts).where(drafts.c.id == draft_id))).first()
+async def get(conn: AsyncConnection, draft_id: int, *, for_update: bool = False) -> DraftRecord | None:
+    q = select(drafts).where(drafts.c.id == draft_id)
+    if for_update:
+        q = q.with_for_update()  # PostgreSQL row lock; SQLite's write transaction is already exclusive
+    row = (await conn.execute(q)).first()
     if row is None:
         return None
     msgs = list(await conn.execute(select(messages).where(messages.c.draft_id == draft_id).order_by(messages.c.id)))
@@ -81,12 +84,23 @@ async def get(conn: AsyncConnection, draft_id: int) -> DraftRecord | None:
     return DraftRecord(row, msgs, apps)
 
 
-async def list_drafts(conn: AsyncConnection, *, state: str | None = None, limit: int = 100) -> list[Any]:
-    """Pending first, then by level (red first), then oldest first: the order an approver works in."""
-    pending_first = case((drafts.c.state == "pending", 0), else_=1)
-    q = select(drafts).order_by(pending_first, LEVEL_SORT.desc(), drafts.c.created_at, drafts.c.id).limit(limit)
+async def list_drafts(conn: AsyncConnection, *, state: str | None = None, states: tuple[str, ...] | None = None,
+                      limit: int = 100) -> list[Any]:
+    """Pending first, then by level (red first), then the nearest deadline, then oldest first:
+    the order an approver works in. Decided drafts follow, most recent first."""
+    pending = drafts.c.state == "pending"
+    q = select(drafts).order_by(
+        case((pending, 0), else_=1),
+        case((pending, LEVEL_SORT), else_=0).desc(),
+        case((and_(pending, drafts.c.expires_at.is_(None)), 1), else_=0),
+        case((pending, drafts.c.expires_at), else_=None),
+        case((pending, drafts.c.created_at), else_=None),
+        drafts.c.updated_at.desc(), drafts.c.id.desc(),
+    ).limit(limit)
     if state:
         q = q.where(drafts.c.state == state)
+    if states:
+        q = q.where(drafts.c.state.in_(states))
     return list(await conn.execute(q))
 
 
@@ -140,3 +154,26 @@ async def edit_message(conn: AsyncConnection, message_id: int, text: str, *, by:
 async def counts_by_state(conn: AsyncConnection) -> dict[str, int]:
     rows = await conn.execute(select(drafts.c.state, func.count()).group_by(drafts.c.state))
     return {r[0]: int(r[1]) for r in rows}
+
+
+async def chain(conn: AsyncConnection, group_key: str) -> list[Any]:
+    """Every draft of one alert chain (warning, updates, all-clear, corrections), oldest first."""
+    return list(await conn.execute(select(drafts).where(drafts.c.group_key == group_key).order_by(drafts.c.id)))
+
+
+async def delivery_counts(conn: AsyncConnection, draft_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Deliveries per state for each draft: what the sent-messages page shows."""
+    from alerts.store.tables import deliveries
+
+    out: dict[int, dict[str, int]] = {d: {} for d in draft_ids}
+    if not draft_ids:
+        return out
+    rows = await conn.execute(
+        select(messages.c.draft_id, deliveries.c.state, func.count())
+        .join(messages, messages.c.id == deliveries.c.message_id)
+        .where(messages.c.draft_id.in_(draft_ids))
+        .group_by(messages.c.draft_id, deliveries.c.state)
+    )
+    for draft_id, state, n in rows:
+        out[int(draft_id)][str(state)] = int(n)
+    return out

@@ -50,10 +50,11 @@ def hash_password(password: str) -> str:
 
 
 async def add(conn: AsyncConnection, name: str, roles: list[str], password: str, *, at: datetime,
-              display_name: str = "", phone: str | None = None) -> User:
+              display_name: str = "", phone: str | None = None, password_hash: str | None = None) -> User:
+    """Add a user; `password_hash` (an argon2 hash of `password`) saves hashing again (tests, imports)."""
     result = await conn.execute(
         users.insert().values(
-            name=name, display_name=display_name, password_hash=hash_password(password),
+            name=name, display_name=display_name, password_hash=password_hash or hash_password(password),
             roles=",".join(roles), phone=phone, disabled=False, created_at=at,
         )
     )

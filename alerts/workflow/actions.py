@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import update
 
 from alerts.clock import Clock
 from alerts.content.sms import SmsRules, check
@@ -11,10 +14,13 @@ from alerts.outbox import fanout
 from alerts.store import deliveries as delivery_store
 from alerts.store import drafts as draft_store
 from alerts.store.engine import Database
+from alerts.store.tables import messages
 from alerts.store.users import User
 from alerts.workflow import audit
 from alerts.workflow.policy import Policy, Refused
 from alerts.workflow.states import TransitionError
+
+SYSTEM = "system"
 
 
 class NotFound(Exception):
@@ -38,10 +44,26 @@ class Actions:
         self.sms_rules = sms_rules
 
     async def _load(self, conn: Any, draft_id: int) -> draft_store.DraftRecord:
-        record = await draft_store.get(conn, draft_id)
+        # Lock the draft row (PostgreSQL) so two approvers deciding at once are counted in turn.
+        record = await draft_store.get(conn, draft_id, for_update=True)
         if record is None:
             raise NotFound(f"no draft {draft_id}")
         return record
+
+    async def _release(self, conn: Any, record: draft_store.DraftRecord, *, actor: str, origin: str, now: datetime,
+                       expedited: bool, action: str) -> Decision:
+        """pending → approved → dispatching, with the deliveries written in the same transaction."""
+        draft_id = record.id
+        if not await draft_store.transition(conn, draft_id, "pending", "approved", at=now, by=actor, expedited=expedited):
+            raise TransitionError("changed", "approved")
+        fresh = await self._load(conn, draft_id)
+        result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones)
+        await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
+        await audit.append(conn, at=now, actor=actor, action=action, target=f"draft:{draft_id}", origin=origin,
+                           before={"state": "pending"},
+                           after={"state": "dispatching", "deliveries": result.deliveries, "expedited": expedited,
+                                  "exercise": bool(fresh.row.exercise)})
+        return Decision(draft_id, "dispatching", deliveries=result.deliveries)
 
     async def approve(self, user: User, draft_id: int, *, origin: str) -> Decision:
         async with self.db.write() as conn:
@@ -58,17 +80,19 @@ class Actions:
                                after={"approvals": approvals, "required": verdict.approvals_required})
             if approvals < verdict.approvals_required:
                 return Decision(draft_id, "pending", note=f"{approvals} of {verdict.approvals_required} approvals")
-            if not await draft_store.transition(conn, draft_id, "pending", "approved", at=now, by=user.name,
-                                                expedited=verdict.expedited):
-                raise TransitionError("changed", "approved")
-            fresh = await self._load(conn, draft_id)
-            result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones)
-            await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
-            await audit.append(conn, at=now, actor=user.name, action="draft.approved", target=f"draft:{draft_id}",
-                               origin=origin, before={"state": "pending"},
-                               after={"state": "dispatching", "deliveries": result.deliveries,
-                                      "expedited": verdict.expedited})
-            return Decision(draft_id, "dispatching", deliveries=result.deliveries)
+            return await self._release(conn, record, actor=user.name, origin=origin, now=now,
+                                       expedited=verdict.expedited, action="draft.approved")
+
+    async def auto_release(self, draft_id: int, *, after_minutes: float) -> Decision | None:
+        """The optional auto-release of a red warning nobody decided on; only unchanged reviewed texts."""
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            verdict = self.policy.verdict(record.row, record.messages)
+            if record.state != "pending" or record.row.level != "red" or not verdict.expedited or verdict.needs_expert:
+                return None
+            now = self.clock.now()
+            return await self._release(conn, record, actor=SYSTEM, origin=f"auto-release after {after_minutes:g} min",
+                                       now=now, expedited=True, action="draft.auto_released")
 
     async def reject(self, user: User, draft_id: int, reason: str, *, origin: str) -> Decision:
         if not reason.strip():
@@ -87,6 +111,7 @@ class Actions:
             return Decision(draft_id, "rejected")
 
     async def edit(self, user: User, draft_id: int, message_id: int, text: str, *, origin: str) -> Decision:
+        """Change one message's text; the draft goes back to review (earlier approvals no longer count)."""
         async with self.db.write() as conn:
             record = await self._load(conn, draft_id)
             self.policy.require(user, "edit")
@@ -95,8 +120,11 @@ class Actions:
             msg = next((m for m in record.messages if m.id == message_id), None)
             if msg is None:
                 raise NotFound(f"draft {draft_id} has no message {message_id}")
-            if not text.strip():
+            text = text.replace("\r\n", "\n").strip()
+            if not text:
                 raise Refused("the new text is empty", 400)
+            if text == msg.text:
+                raise Refused("the new text is the same as the current one: nothing to change", 400)
             if msg.channel == "sms":
                 problems = check(text, self.sms_rules)
                 if problems:
@@ -109,21 +137,18 @@ class Actions:
             return Decision(draft_id, "pending", note="edited: needs an expert's review and an approver")
 
     async def review(self, user: User, draft_id: int, *, origin: str) -> Decision:
-        """An expert confirms the edited texts of a draft are sound."""
-        from sqlalchemy import update
-
-        from alerts.store.tables import messages
-
+        """An expert confirms the edited (or unreviewed) texts of a draft are sound."""
         async with self.db.write() as conn:
             record = await self._load(conn, draft_id)
-            self.policy.check_review(user, record.row)
             if record.state != "pending":
                 raise TransitionError(record.state, "pending (reviewed)")
+            self.policy.check_review(user, record.row, record.messages)
             now = self.clock.now()
-            await conn.execute(update(messages).where(messages.c.draft_id == draft_id).values(expert_reviewed_by=user.name))
+            changed = [m.id for m in record.messages if m.edited or not m.template_reviewed]
+            await conn.execute(update(messages).where(messages.c.id.in_(changed)).values(expert_reviewed_by=user.name))
             await draft_store.add_approval(conn, draft_id, user_name=user.name, role="expert", decision="review", at=now)
             await audit.append(conn, at=now, actor=user.name, action="draft.reviewed", target=f"draft:{draft_id}",
-                               origin=origin)
+                               origin=origin, after={"messages": changed})
             return Decision(draft_id, "pending", note="reviewed by an expert")
 
     async def withdraw(self, user: User, draft_id: int, reason: str, *, origin: str) -> Decision:

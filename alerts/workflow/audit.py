@@ -78,3 +78,7 @@ async def recent(conn: AsyncConnection, limit: int = 100, target: str | None = N
     if target is not None:
         q = q.where(audit_log.c.target == target)
     return list(await conn.execute(q))
+
+
+async def contains(conn: AsyncConnection, digest: str) -> bool:
+    return (await conn.execute(select(audit_log.c.id).where(audit_log.c.hash == digest).limit(1))).first() is not None

@@ -24,6 +24,7 @@ class Verdict:
     approvals_required: int
     needs_expert: bool
     explanation: str
+    explanation_zh: list[str]
 
 
 class Policy:
@@ -39,10 +40,13 @@ class Policy:
     def can(self, user: User, permission: str) -> bool:
         return not user.disabled and permission in self.permissions(user)
 
+    def roles_with(self, permission: str) -> list[str]:
+        return sorted(r for r, perms in self.config.roles.items() if permission in perms)
+
     def require(self, user: User, permission: str) -> None:
         if not self.can(user, permission):
-            roles = sorted(r for r, perms in self.config.roles.items() if permission in perms)
-            raise Refused(f"'{user.name}' may not {permission.replace('_', ' ')}: it needs one of the roles {', '.join(roles)}")
+            raise Refused(f"'{user.name}' may not {permission.replace('_', ' ')}: "
+                          f"it needs one of the roles {', '.join(self.roles_with(permission)) or '(none configured)'}")
 
     def section(self, draft: Any) -> PolicySection:
         return self.config.campaign_policy if draft.kind == "campaign" else self.config.warning_policy
@@ -51,21 +55,35 @@ class Policy:
         sec = self.section(draft)
         changed = [m for m in messages if m.edited or not m.template_reviewed]
         needs_expert = sec.edited_needs_expert and any(not m.expert_reviewed_by for m in changed)
-        expedited = (
-            draft.kind in ("warning", "update") and draft.level in sec.expedite_levels and not changed
-        )
+        # Only official warnings (not campaigns, all-clears or corrections) take the fast path.
+        expedited = draft.kind in ("warning", "update") and draft.level in sec.expedite_levels and not changed
         required = 1 if expedited else sec.approvals_required
-        parts = [f"{'campaign' if draft.kind == 'campaign' else 'warning'} policy"]
+        name = "campaign" if draft.kind == "campaign" else "warning"
+        parts = [f"{name} policy"]
+        zh = ["宣传活动审批规则" if name == "campaign" else "预警科普审批规则"]
         if expedited:
             parts.append(f"expedited: official {draft.level} warning with unchanged reviewed texts, one approver")
+            zh.append("快速通道：官方橙色/红色预警且内容为未改动的已审模板，一位审批人批准即可发送")
         else:
             parts.append(f"{required} approver(s)")
+            zh.append(f"需要 {required} 位审批人批准")
         if sec.four_eyes:
             parts.append("four eyes: the author or last editor cannot approve")
+            zh.append("双人原则：起草人或最后修改人不能批准")
         if needs_expert:
             parts.append("edited or unreviewed text: an expert must review it first")
-        return Verdict("campaign" if draft.kind == "campaign" else "warning", expedited, required, needs_expert,
-                       "; ".join(parts))
+            zh.append("内容经过修改或模板未审：须先由专家审核，再由审批人批准")
+        elif changed:
+            zh.append("修改后的内容已由专家审核")
+        return Verdict(name, expedited, required, needs_expert, "; ".join(parts), zh)
+
+    def excluded_approvers(self, draft: Any, messages: list[Any], approvals: list[Any]) -> set[str]:
+        """People who may hold the approve permission but may not approve this draft."""
+        out = {a.user_name for a in approvals if a.decision == "approve"}
+        if self.section(draft).four_eyes:
+            out.update(n for n in (draft.created_by, draft.last_edited_by) if n)
+            out.update(m.expert_reviewed_by for m in messages if m.expert_reviewed_by and (m.edited or not m.template_reviewed))
+        return out
 
     def check_approve(self, user: User, draft: Any, messages: list[Any], approvals: list[Any]) -> Verdict:
         self.require(user, "approve")
@@ -75,11 +93,18 @@ class Policy:
             raise Refused(f"four eyes: '{user.name}' created or last edited draft {draft.id}; another approver must approve it")
         if v.needs_expert:
             raise Refused(f"draft {draft.id} has edited or unreviewed text: an expert must review it before approval", 409)
+        if sec.four_eyes and any(m.expert_reviewed_by == user.name for m in messages if m.edited or not m.template_reviewed):
+            raise Refused(f"four eyes: '{user.name}' reviewed the edited text of draft {draft.id} as the expert; "
+                          "another person must approve it")
         if any(a.user_name == user.name and a.decision == "approve" for a in approvals):
             raise Refused(f"'{user.name}' has already approved draft {draft.id}; it needs another approver", 409)
         return v
 
-    def check_review(self, user: User, draft: Any) -> None:
+    def check_review(self, user: User, draft: Any, messages: list[Any]) -> None:
         self.require(user, "review_content")
         if self.section(draft).four_eyes and user.name == draft.last_edited_by:
             raise Refused(f"four eyes: '{user.name}' edited draft {draft.id} and cannot also review it")
+        if not any(m.edited or not m.template_reviewed for m in messages):
+            raise Refused(f"draft {draft.id} has only unchanged reviewed templates: there is nothing to review", 409)
+        if all(m.expert_reviewed_by for m in messages if m.edited or not m.template_reviewed):
+            raise Refused(f"the edited texts of draft {draft.id} are already reviewed", 409)
