@@ -50,6 +50,11 @@ class Background:
                                coalesce=True)
         self.scheduler.add_job(self.sweep_expiry, "interval", seconds=60, id="expiry", max_instances=1, coalesce=True,
                                next_run_time=self.service.clock.now())
+        # Reminders, escalation to backups and the optional red auto-release (workflow.yaml escalation).
+        from alerts.escalation import Escalator
+
+        self.scheduler.add_job(Escalator(self.service, wake=self.outbox_wakeup.set).run_once, "interval", seconds=30,
+                               id="escalation", max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
         self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=30, id="reclaim", max_instances=1,
                                coalesce=True, next_run_time=self.service.clock.now())
         self.scheduler.start()
