@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -150,6 +152,20 @@ def test_cli_import_prints_a_report_and_needs_the_key(config_dir: Path, tmp_path
     assert "row 3: area: '火星' is not a township code" in done.output
     assert "organisations 1 added, 0 updated, 0 unchanged, 1 rows rejected; contacts 1 added" in done.output
     assert WECOM_KEY not in done.output
+
+    async def audited() -> list[Any]:
+        from alerts.store.engine import Database
+        from alerts.store.tables import audit_log
+
+        db = Database(env["ALERTS_DATABASE_URL"])
+        try:
+            async with db.read() as conn:
+                return list(await conn.execute(select(audit_log).where(audit_log.c.action == "organisations.import")))
+        finally:
+            await db.close()
+
+    [entry] = asyncio.run(audited())
+    assert entry.after["added"] == 1 and entry.after["rejected"] == 1 and WECOM_KEY not in str(entry.after)
 
 
 async def test_village_im_groups_receive_an_approved_warning_and_failures_never_show_the_url(

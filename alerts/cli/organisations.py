@@ -32,6 +32,7 @@ def import_organisations(file: Path, config_dir: Path) -> None:
     from alerts.settings.notices import notices_config
     from alerts.store.engine import Database
     from alerts.store.migrate import upgrade
+    from alerts.workflow import audit
 
     settings = settings_or_exit(config_dir)
     try:
@@ -59,7 +60,15 @@ def import_organisations(file: Path, config_dir: Path) -> None:
         try:
             await upgrade(database)
             async with database.write() as conn:
-                await upsert_organisations(conn, rows, cipher=cipher, at=Clock().now(), report=report)
+                now = Clock().now()
+                await upsert_organisations(conn, rows, cipher=cipher, at=now, report=report)
+                # Counts only: the audit log never holds contact addresses.
+                await audit.append(conn, at=now, actor="cli", action="organisations.import", target=file.name[:200],
+                                   origin="cli", after={"added": report.added, "updated": report.updated,
+                                                        "unchanged": report.unchanged, "rejected": report.rejected,
+                                                        "contacts_added": report.contacts_added,
+                                                        "contacts_updated": report.contacts_updated,
+                                                        "contacts_removed": report.contacts_removed})
         finally:
             await database.close()
 
