@@ -57,6 +57,10 @@ class Background:
                                id="escalation", max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
         self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=30, id="reclaim", max_instances=1,
                                coalesce=True, next_run_time=self.service.clock.now())
+        # Campaigns: one job per calendar rule plus a sweep (catch-up, deferred retries, reload).
+        from alerts.campaigns.scheduling import install as install_campaigns
+
+        self.campaigns = install_campaigns(self.service, self.scheduler)
         self.scheduler.start()
         self._outbox_task = asyncio.create_task(self.outbox_loop(), name="outbox")
 
