@@ -28,6 +28,9 @@ from alerts.settings.campaigns import CampaignConfig
 from alerts.workflow import audit
 
 log = logging.getLogger("alerts.campaigns")
+# The start-up catch-up waits for the first feed polls, so a warning that arrived while the
+# service was down is drafted first and the campaign defers behind it.
+START_DELAY_SECONDS = 60
 
 
 @dataclass
@@ -244,7 +247,7 @@ class CampaignJobs:
         self._add_campaign_jobs()
         self.scheduler.add_job(self.sweep, "interval", minutes=self.runner.defaults.sweep_minutes,
                                id="campaigns:sweep", max_instances=1, coalesce=True,
-                               next_run_time=self.runner.now())  # catch up at start
+                               next_run_time=self.runner.now() + timedelta(seconds=START_DELAY_SECONDS))
 
     def _add_campaign_jobs(self) -> None:
         for c in self.runner.calendar.campaigns:

@@ -232,3 +232,17 @@ async def test_occurrence_keys_are_unique_per_campaign_and_time(service: Service
     assert first is not None and second is None and other is not None
     async with service.db.read() as conn:
         assert (await conn.execute(select(func.count()).select_from(campaign_occurrences))).scalar() == 2
+
+
+async def test_background_start_registers_the_campaign_jobs(service: Service) -> None:
+    from alerts.scheduler import Background
+
+    background = Background(service)
+    background.start()
+    try:
+        ids = {j.id for j in background.scheduler.get_jobs()}
+        assert {"campaigns:sweep", "campaign:flood_season", "campaign:heating_season_co"} <= ids
+        job = background.scheduler.get_job("campaign:fire_safety_day")
+        assert job.next_run_time.month == 11 and job.next_run_time.day == 9 and job.next_run_time.hour == 10
+    finally:
+        await background.stop(1)
