@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import re
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from alerts.feeds import gbt
+from alerts.feeds.capvalues import parse_circle, parse_number, parse_polygon, parse_references, parse_time
 from alerts.feeds.safexml import DEFAULT_LIMITS, ParseLimits, Rejected, element_text, parse_xml
 from alerts.model import Alert
 
@@ -65,9 +65,6 @@ _INFO_TEXT = {
 _INFO_TIMES = ("effective", "onset", "expires")
 
 _FORBIDDEN_IN_ID = re.compile(r"[\s,]")
-_COMMA_SPACE = re.compile(r"\s*,\s*")
-# One reference: sender,identifier,sent; the national profile's sent may hold a space.
-_REFERENCE = re.compile(r"([^\s,]*),([^\s,]+),(\d{4}-\d\d-\d\d[T ]\d\d:\d\d[^\s,]*)|(\S+)")
 
 
 def parse_alert(data: bytes, *, limits: ParseLimits = DEFAULT_LIMITS) -> Alert:
@@ -140,44 +137,13 @@ class _Reader:
 
     def local(self, el: etree._Element) -> str | None:
         """Local name of a known element in the alert's namespace or in none; None for anything else."""
-        return self.tags.get(el.tag)  # type: ignore[arg-type]  # comment/PI tags are never keys
+        return self.tags.get(el.tag)
 
     # -- values ------------------------------------------------------------------------------
 
     def time(self, value: str, element: str) -> datetime:
-        if len(value) < 16 or value[10] not in "T ":
-            raise Rejected(f"<{element}> is {value!r}; expected a date and time like 2026-07-12T05:30:00+08:00")
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise Rejected(f"<{element}> is {value!r}; expected a date and time like 2026-07-12T05:30:00+08:00") from None
-        if parsed.tzinfo is None:
-            if self.fmt != gbt.FORMAT:
-                raise Rejected(f"<{element}> is {value!r} without a UTC offset; CAP requires one, e.g. +08:00")
-            parsed = parsed.replace(tzinfo=gbt.CHINA_TIME)
-        return parsed
-
-    def number(self, value: str, element: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            raise Rejected(f"<{element}> is {value!r}; expected a number") from None
-        if not math.isfinite(number):
-            raise Rejected(f"<{element}> is {value!r}; expected a finite number")
-        return number
-
-    def point(self, text: str, element: str) -> tuple[float, float]:
-        lat_text, comma, lon_text = text.partition(",")
-        if not comma:
-            raise Rejected(f"<{element}> point {text!r} is not 'latitude,longitude'")
-        try:
-            lat, lon = float(lat_text), float(lon_text)
-        except ValueError:
-            raise Rejected(f"<{element}> point {text!r} is not 'latitude,longitude'") from None
-        # NaN fails both comparisons, so it is refused here too.
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            raise Rejected(f"<{element}> point {text!r} is outside latitude -90..90 / longitude -180..180")
-        return lat, lon
+        # The national profile writes Beijing time; a missing offset can only mean that there.
+        return parse_time(value, element, gbt.CHINA_TIME if self.fmt == gbt.FORMAT else None)
 
     def pair(self, el: etree._Element) -> dict[str, str]:
         """A (valueName, value) pair; CAP 1.0 writes "valueName=value", the national profile a bare value."""
@@ -239,7 +205,7 @@ class _Reader:
         fields["status"] = _one_of(fields["status"], _STATUSES, "status", gbt.STATUS_WORDS)
         fields["msg_type"] = _one_of(fields["msg_type"], _MSG_TYPES, "msgType", gbt.MSG_TYPE_WORDS)
         fields["scope"] = _one_of(fields["scope"], _SCOPES, "scope", {})
-        fields["references"] = _references(fields.get("references", ""))
+        fields["references"] = parse_references(fields.get("references", ""))
         fields["codes"] = codes
         fields["format"] = self.fmt
 
@@ -316,7 +282,7 @@ class _Reader:
             elif name == "size":
                 text = element_text(child)
                 if text:
-                    if not text.isdigit():
+                    if not (text.isascii() and text.isdigit() and len(text) <= 18):
                         raise Rejected(f"<size> of a resource is {text!r}; expected a whole number of bytes")
                     resource["size"] = int(text)
             # derefUri (inline base64 content) is deliberately dropped: metadata only.
@@ -332,11 +298,14 @@ class _Reader:
             if name == "areaDesc":
                 area["desc"] = element_text(child)
             elif name == "polygon":
-                polygon = self.polygon(element_text(child))
+                polygon = parse_polygon(element_text(child))
                 if polygon:  # an empty <polygon/> is common in NWS messages and means none
+                    self.points += len(polygon)
+                    if self.points > self.limits.max_points:
+                        raise Rejected(f"alert has more than {self.limits.max_points} polygon points")
                     area["polygons"].append(polygon)
             elif name == "circle":
-                circle = self.circle(element_text(child))
+                circle = parse_circle(element_text(child))
                 if circle:
                     area["circles"].append(circle)
             elif name == "geocode":
@@ -349,47 +318,5 @@ class _Reader:
             elif name in ("altitude", "ceiling"):
                 text = element_text(child)
                 if text:
-                    area[name] = self.number(text, name)
+                    area[name] = parse_number(text, name)
         return area
-
-    def polygon(self, text: str) -> list[tuple[float, float]]:
-        if not text:
-            return []
-        if "," in text:
-            text = _COMMA_SPACE.sub(",", text)  # tolerate "lat, lon"
-        points = [self.point(pair, "polygon") for pair in text.split()]
-        self.points += len(points)
-        if self.points > self.limits.max_points:
-            raise Rejected(f"alert has more than {self.limits.max_points} polygon points")
-        return points
-
-    def circle(self, text: str) -> dict[str, float] | None:
-        if not text:
-            return None
-        parts = _COMMA_SPACE.sub(",", text).split()
-        if len(parts) != 2:
-            raise Rejected(f"<circle> is {text!r}; expected 'latitude,longitude radius'")
-        lat, lon = self.point(parts[0], "circle")
-        radius = self.number(parts[1], "circle radius")
-        if radius < 0:
-            raise Rejected(f"<circle> radius in {text!r} is negative")
-        return {"lat": lat, "lon": lon, "radius_km": radius}
-
-
-def _references(text: str) -> list[tuple[str, str, str]]:
-    """CAP references are whitespace-separated "sender,identifier,sent" triples."""
-    refs: list[tuple[str, str, str]] = []
-    for match in _REFERENCE.finditer(text):
-        sender, identifier, sent, other = match.groups()
-        if other is None:
-            refs.append((sender, identifier, sent))
-            continue
-        # National feeds also write bare identifiers, or sender,identifier without the time.
-        parts = other.split(",")
-        if len(parts) > 3 or not parts[min(1, len(parts) - 1)]:
-            raise Rejected(f"<references> entry {other!r} is not 'sender,identifier,sent'")
-        if len(parts) == 1:
-            refs.append(("", parts[0], ""))
-        else:
-            refs.append((parts[0], parts[1], parts[2] if len(parts) == 3 else ""))
-    return refs

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]  # ships no type information
 from lxml import etree
 
 from alerts.feeds.cap import NAMESPACES as CAP_NAMESPACES
@@ -21,7 +21,7 @@ __all__ = ["CAP_MEDIA_TYPES", "IndexEntry", "IndexResult", "parse_index"]
 ATOM = "http://www.w3.org/2005/Atom"
 _ATOM_NAMESPACES = (ATOM, "http://purl.org/atom/ns#")  # Atom 1.0 and the older 0.3
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_DC = "http://purl.org/dc/elements/1.1/"
+_RSS1 = "http://purl.org/rss/1.0/"
 
 CAP_MEDIA_TYPES = frozenset({
     "application/cap+xml",
@@ -119,7 +119,7 @@ def _feed_kind(root: etree._Element) -> tuple[str, etree._Element]:
             raise Rejected("RSS document has no <channel>")
         return "rss", channel
     if local == "RDF" and namespace == _RDF:
-        channel = _child(root, "channel")
+        channel = _child(root, "channel", _RSS1)
         if channel is None:
             raise Rejected("RSS 1.0 document has no <channel>")
         return "rdf", channel
@@ -128,11 +128,15 @@ def _feed_kind(root: etree._Element) -> tuple[str, etree._Element]:
     raise Rejected(f"not an Atom or RSS feed: the root element is <{shown}>{hint}")
 
 
-def _child(el: etree._Element, local: str) -> etree._Element | None:
-    """First child with this local name in the feed's own vocabulary (Atom, RSS 1.0, or none)."""
+def _child(el: etree._Element, local: str, namespace: str | None = None) -> etree._Element | None:
+    """First child with this local name in the parent's own namespace (or the one given).
+
+    Feed vocabularies keep their elements in one namespace, so an extension's <media:title>
+    or <cap:title> is never taken for the feed's own.
+    """
+    wanted = _split(el.tag)[0] if namespace is None else namespace
     for child in el:
-        namespace, name = _split(child.tag)
-        if name == local and namespace not in CAP_NAMESPACES and namespace != _DC:
+        if _split(child.tag) == (wanted, local):
             return child
     return None
 
@@ -178,9 +182,8 @@ def _entry(item: etree._Element, kind: str, fp_entry: Any, base_url: str) -> Ind
     if not entry_id:
         return "no id and no link"
     title_el = _child(item, "title")
-    title = (fp_entry.get("title") if fp_entry is not None else None) or (
-        element_text(title_el) if title_el is not None else ""
-    )
+    # The entry's own <title> only: feedparser would also take an extension's <media:title>.
+    title = element_text(title_el) if title_el is not None else ""
     if kind != "atom" and title_el is None and _child(item, "description") is None:
         return f"{entry_id!r} has neither <title> nor <description>"
     cap: dict[str, str] = {}
@@ -227,8 +230,12 @@ def _links(item: etree._Element, kind: str, base_url: str) -> list[tuple[str, st
             continue
         if href:
             # xml:base on the entry or feed wins over the URL the feed was fetched from.
-            base = urljoin(base_url, child.base) if child.base else base_url
-            found.append((urljoin(base, href) if base else href, rel, media))
+            try:
+                base = urljoin(base_url, child.base) if child.base else base_url
+                found.append((urljoin(base, href) if base else href, rel, media))
+            except ValueError:
+                continue  # not a URL (e.g. "http://[::1"): a link nobody could follow
+
     return found
 
 
@@ -267,7 +274,10 @@ def _time_of(el: etree._Element, kind: str, fp_item: Any) -> datetime | None:
         for key in ("updated_parsed", "published_parsed"):
             value = fp_item.get(key)
             if isinstance(value, time.struct_time):
-                return datetime(*value[:6], tzinfo=UTC)
+                try:
+                    return datetime(*value[:6], tzinfo=UTC)
+                except (ValueError, OverflowError):
+                    continue
     return None
 
 

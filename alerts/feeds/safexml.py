@@ -6,6 +6,7 @@ import functools
 import re
 import threading
 from dataclasses import dataclass
+from typing import cast
 
 from lxml import etree
 
@@ -71,7 +72,7 @@ def _deeper_than_expr(depth: int) -> str:
 def element_text(el: etree._Element) -> str:
     """The stripped text of an element; mixed content (stray markup in a field) is flattened."""
     if len(el):
-        return "".join(el.itertext()).strip()
+        return "".join(map(str, el.itertext())).strip()
     text = el.text
     return text.strip() if text else ""
 
@@ -149,17 +150,19 @@ def parse_xml(data: bytes, limits: ParseLimits) -> etree._Element:
         raise Rejected(f"cannot parse XML: {exc}") from None
     if root is None:
         raise Rejected("document is empty: no root element")
-    if root.getroottree().docinfo.doctype:
+    # Second line of defence: check_prolog has refused every DOCTYPE it could see.
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise Rejected("document type declarations (<!DOCTYPE ...>) are not accepted")
     _check_shape(data, root, limits)
     return root
 
 
 def _check_shape(data: bytes, root: etree._Element, limits: ParseLimits) -> None:
-    # Every element has exactly one start tag, and every start tag starts with "<" that is not
-    # "</", so this byte count bounds the element count without walking the tree.
-    if data.count(b"<") - data.count(b"</") > limits.max_elements:
-        count = int(_THREAD.count_elements(root))
+    # Every element has a start tag beginning with "<", so the count of "<" bytes bounds the
+    # element count from above without walking the tree; only big documents need the exact count.
+    if data.count(b"<") > limits.max_elements:
+        count = int(cast(float, _THREAD.count_elements(root)))
         if count > limits.max_elements:
             raise Rejected(f"document has {count} elements, over the limit of {limits.max_elements}")
     deeper = _THREAD.deeper.get(limits.max_depth)

@@ -413,3 +413,18 @@ def test_parsed_alert_is_a_model_instance_that_round_trips() -> None:
     alert = parse_alert(sample("cma-baoding-thunder-yellow-update.xml"))
     assert isinstance(alert, Alert)
     assert Alert.model_validate_json(alert.model_dump_json()) == alert
+
+
+def test_element_limit_cannot_be_dodged_with_end_tags_in_cdata() -> None:
+    # Markup-looking text inside CDATA must not make the cheap pre-count undercount elements.
+    filler = "<![CDATA[" + "</x>" * 200 + "]]>"
+    doc = cap("<info>" + "<category>Met</category>" * 60 + f"<description>{filler}</description></info>")
+    with pytest.raises(Rejected, match="elements"):
+        parse_alert(doc, limits=ParseLimits(max_elements=50))
+
+
+@pytest.mark.parametrize("size", ["²", "12a", "-1", "9" * 5000])
+def test_bad_resource_size_is_rejected_not_crashed(size: str) -> None:
+    body = f"<info><event>x</event><resource><resourceDesc>r</resourceDesc><size>{size}</size></resource></info>"
+    with pytest.raises(Rejected, match="<size>"):
+        parse_alert(cap(body))

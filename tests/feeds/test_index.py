@@ -141,3 +141,34 @@ def test_entry_limit() -> None:
         parse_index(data, max_entries=4)
     with pytest.raises(Rejected, match="bytes"):
         parse_index(data, limits=ParseLimits(max_bytes=50))
+
+
+def test_rss_1_0_feed_with_items_beside_the_channel() -> None:
+    data = b"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+        xmlns:dc="http://purl.org/dc/elements/1.1/">
+      <channel rdf:about="http://x/"><title>t</title><link>http://x/</link><description>d</description></channel>
+      <item rdf:about="http://x/1.xml"><title>one</title><link>http://x/1.xml</link>
+        <dc:date>2026-07-12T05:30:00+08:00</dc:date></item>
+    </rdf:RDF>"""
+    result = parse_index(data)
+    assert result.kind == "rdf"
+    (entry,) = result.entries
+    assert entry.cap_link == "http://x/1.xml" and entry.title == "one"
+    assert entry.updated is not None and entry.updated.isoformat() == "2026-07-12T05:30:00+08:00"
+
+
+def test_extension_elements_are_not_taken_for_the_feeds_own() -> None:
+    data = b"""<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>
+      <media:title>not this</media:title><title>the title</title>
+      <item><media:title>nor this</media:title><guid>g</guid><description>d</description></item>
+    </channel></rss>"""
+    result = parse_index(data)
+    assert result.title == "the title"
+    assert result.entries[0].title == ""  # the item has no title of its own, only a description
+
+
+def test_link_that_is_not_a_url_is_dropped_not_fatal() -> None:
+    data = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>f</id>
+      <entry><id>e1</id><title>a</title><link href="http://[::1"/><link href="ok.xml"/></entry></feed>"""
+    (entry,) = parse_index(data, base_url="http://x.example/").entries
+    assert entry.link == "http://x.example/ok.xml"

@@ -59,7 +59,8 @@ field_text = st.one_of(
     xml_text,
     st.sampled_from(["Actual", "Alert", "Public", "Cancel", "2026-07-12T05:30:00+08:00", "2026-07-12 05:30:00",
                      "1,2 3,4 1,2", "35.8,112.9 5", "11B03", "Orange", "Severe", "SAME", "-5", "1e400",
-                     "a,b,2026-07-12T05:30:00+08:00 c", "nan,nan", "暴雨橙色预警[Ⅱ级/严重]"]),
+                     "a,b,2026-07-12T05:30:00+08:00 c", "nan,nan", "暴雨橙色预警[Ⅱ级/严重]", "²", "9" * 5000,
+                     "http://[::1", "Sun, 12 Jul 2026 05:30:00 +0800", "p0002003", "0203"]),
 )
 
 
@@ -75,12 +76,61 @@ tree = st.recursive(
 )
 
 
+VALID_HEAD = ("<identifier>P-1</identifier><sender>s</sender><sent>2026-07-12T05:30:00+08:00</sent>"
+              "<status>Actual</status><msgType>Alert</msgType><scope>Public</scope>")
+INFO_NAMES = ["info", "area", "resource", "eventCode", "parameter", "geocode", "code", "method"]
+info_tree = st.recursive(
+    st.builds(lambda n, t: element(n, escape(t)), st.sampled_from(CAP_NAMES), field_text),
+    lambda kids: st.builds(element, st.sampled_from(INFO_NAMES), st.lists(kids, max_size=6)),
+    max_leaves=30,
+)
+
+
 @st.composite
 def random_alert(draw: st.DrawFn) -> bytes:
+    """Mostly a valid header, so that the info, area and resource readers are reached too."""
     namespace = draw(st.sampled_from([*NAMESPACES, "", "urn:other"]))
     xmlns = f' xmlns="{namespace}"' if namespace else ""
-    body = "".join(draw(st.lists(tree, max_size=12)))
-    return f'<?xml version="1.0" encoding="UTF-8"?><alert{xmlns}>{body}</alert>'.encode()
+    head = VALID_HEAD if draw(st.integers(0, 9)) < 8 else "".join(draw(st.lists(tree, max_size=8)))
+    body = "".join(element("info", draw(st.lists(info_tree, max_size=6))) for _ in range(draw(st.integers(0, 3))))
+    return f'<?xml version="1.0" encoding="UTF-8"?><alert{xmlns}>{head}{body}</alert>'.encode()
+
+
+# A complete alert with every field the reader knows; each test case spoils a few of them.
+TEMPLATE = (
+    '<alert xmlns="{ns}"><identifier>{identifier}</identifier><sender>{sender}</sender><sent>{sent}</sent>'
+    "<status>{status}</status><msgType>{msgType}</msgType><scope>{scope}</scope>"
+    "<references>{references}</references><code>{code}</code>"
+    "<code><method><methodName>{methodName}</methodName><message>{message}</message></method></code>"
+    "<info><language>{language}</language><category>{category}</category><event>{event}</event>"
+    "<eventType>{eventType}</eventType><urgency>Immediate</urgency><severity>{severity}</severity>"
+    "<certainty>Likely</certainty><eventCode><valueName>{valueName}</valueName><value>{value}</value></eventCode>"
+    "<effective>{effective}</effective><onset>{onset}</onset><expires>{expires}</expires>"
+    "<headline>{headline}</headline><parameter>{parameter}</parameter>"
+    "<resource><resourceDesc>{resourceDesc}</resourceDesc><size>{size}</size><uri>{uri}</uri></resource>"
+    "<area><areaDesc>{areaDesc}</areaDesc><polygon>{polygon}</polygon><circle>{circle}</circle>"
+    "<geocode>{geocode}</geocode><altitude>{altitude}</altitude><ceiling>{ceiling}</ceiling></area></info></alert>"
+)
+DEFAULTS = {
+    "identifier": "T-1", "sender": "s@example.org", "sent": "2026-07-12T05:30:00+08:00", "status": "Actual",
+    "msgType": "Update", "scope": "Public", "references": "s,T-0,2026-07-12T05:00:00+08:00", "code": "c",
+    "methodName": "SMS", "message": "m", "language": "zh-CN", "category": "Met", "event": "暴雨",
+    "eventType": "11B03", "severity": "Orange", "valueName": "SAME", "value": "FFW",
+    "effective": "2026-07-12T05:30:00+08:00", "onset": "2026-07-12 05:30:00+08:00",
+    "expires": "2026-07-12T17:30:00+08:00", "headline": "暴雨橙色预警[Ⅱ级/严重]", "parameter": "VTEC=x",
+    "resourceDesc": "map", "size": "1024", "uri": "http://example.org/map.png", "areaDesc": "a",
+    "polygon": "1,1 2,2 3,1 1,1", "circle": "35.8,112.9 5", "geocode": "140581101000", "altitude": "100",
+    "ceiling": "200",
+}
+
+
+@st.composite
+def spoiled_alert(draw: st.DrawFn) -> bytes:
+    spoiled = draw(st.lists(st.sampled_from(sorted(DEFAULTS)), min_size=1, max_size=3, unique=True))
+    values = {k: draw(field_text) if k in spoiled else v for k, v in DEFAULTS.items()}
+    ns = draw(st.sampled_from([*NAMESPACES, ""]))
+    doc = TEMPLATE.format(ns=ns, **{k: escape(v) for k, v in values.items()})
+    return doc.replace(' xmlns=""', "").encode()
 
 
 def check_alert(alert: Alert) -> None:
@@ -116,6 +166,12 @@ def test_mutated_alert_samples_give_an_alert_or_rejected(data: bytes) -> None:
 @FAST
 @given(random_alert())
 def test_random_cap_shaped_documents_give_an_alert_or_rejected(data: bytes) -> None:
+    parse_or_reject(data)
+
+
+@FAST
+@given(spoiled_alert())
+def test_complete_alerts_with_spoiled_fields_give_an_alert_or_rejected(data: bytes) -> None:
     parse_or_reject(data)
 
 
@@ -168,8 +224,13 @@ def test_mutated_feeds_give_an_index_or_rejected(data: bytes) -> None:
 
 FEED_NAMES = ["feed", "entry", "id", "title", "updated", "link", "content", "summary", "rss", "channel", "item",
               "guid", "pubDate", "description", "enclosure", "alert", "identifier"]
+link = st.builds(
+    lambda href, rel, kind: f'<link href="{escape(href, {chr(34): "&quot;"})}" rel="{rel}" type="{kind}"/>',
+    field_text, st.sampled_from(["alternate", "related", "self", ""]),
+    st.sampled_from(["application/cap+xml", "text/html", ""]),
+)
 feed_tree = st.recursive(
-    st.builds(lambda n, t: element(n, escape(t)), st.sampled_from(FEED_NAMES), field_text),
+    st.one_of(st.builds(lambda n, t: element(n, escape(t)), st.sampled_from(FEED_NAMES), field_text), link),
     lambda kids: st.builds(element, st.sampled_from(FEED_NAMES), st.lists(kids, max_size=5)),
     max_leaves=25,
 )
