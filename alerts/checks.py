@@ -2,22 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from alerts.settings import ConfigError, Settings
+from alerts.settings.routes import Route
+
+
+def _walk(routes: list[Route], prefix: str = "routes") -> Iterator[tuple[str, str, Route]]:
+    """(key path as in the file, dotted route name, route) for every route in the tree."""
+    for i, route in enumerate(routes):
+        path = f"{prefix}[{i}]"
+        yield path, route.name, route
+        for sub_path, sub_name, sub in _walk(route.routes, f"{path}.routes"):
+            yield sub_path, f"{route.name}.{sub_name}", sub
+
+
+def route_problems(routes: list[Route], file: Path, *, hazards: set[str], templates: set[str],
+                   audiences: set[str], channels: set[str]) -> list[str]:
+    """What the route tree names that does not exist: hazards, templates, audiences, channels."""
+    problems: list[str] = []
+    for path, name, route in _walk(routes):
+        for j, hazard in enumerate(route.match.hazard):
+            if hazard not in hazards:
+                problems.append(f"{file}: {path}.match.hazard[{j}]: {hazard!r} — unknown hazard in route {name}; "
+                                f"expected one of hazards.yaml: {', '.join(sorted(hazards))}")
+        for j, month in enumerate(route.match.months):
+            if not 1 <= month <= 12:
+                problems.append(f"{file}: {path}.match.months[{j}]: {month!r} — expected a month 1..12")
+        for j, y in enumerate(route.yields):
+            where = f"{file}: {path}.yields[{j}]"
+            if y.template is not None and y.template not in templates:
+                problems.append(f"{where}.template: {y.template!r} — route {name} yields a template that is not "
+                                "in the library; add it or fix the id (alerts templates list)")
+            if y.audience not in audiences:
+                problems.append(f"{where}.audience: {y.audience!r} — unknown audience in route {name}; expected one "
+                                f"of {', '.join(sorted(audiences))}")
+            if y.channel not in channels:
+                problems.append(f"{where}.channel: {y.channel!r} — the template library has no {y.channel} "
+                                f"texts; expected one of {', '.join(sorted(channels))}")
+        names = [r.name for r in route.routes]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"{file}: {path}.routes: route name {dup!r} is used twice under {name}; "
+                            "names must differ so `alerts routes test` can tell them apart")
+    top = [r.name for r in routes]
+    for dup in sorted({n for n in top if top.count(n) > 1}):
+        problems.append(f"{file}: routes: route name {dup!r} is used twice; names must differ")
+    return problems
 
 
 def run_checks(settings: Settings) -> list[str]:
     from alerts.app import LibraryIndex, sms_rules
     from alerts.areas import Areas
     from alerts.content.hazards import default_hazards
-    from alerts.content.library import Library, LibraryError
+    from alerts.content.library import AUDIENCES, CHANNELS, Library, LibraryError
     from alerts.content.lint import lint, worst_alert
-    from alerts.hazards import HazardTable
+    from alerts.hazards import HazardConfigError, HazardTable
+    from alerts.model import Area, Geocode
     from alerts.routing import Router, load_routes
 
     problems: list[str] = []
     cfg = settings.config_dir
+    hazard_keys: set[str] | None = None
     try:
-        HazardTable.load(cfg / "hazards.yaml")
+        hazard_keys = set(HazardTable.load(cfg / "hazards.yaml").keys())
+    except HazardConfigError as exc:
+        problems.extend(exc.lines)
     except (ValueError, OSError) as exc:
         problems.extend(str(exc).splitlines())
     try:
@@ -31,8 +81,13 @@ def run_checks(settings: Settings) -> list[str]:
         routes = load_routes(settings.extra["routes.yaml"], str(cfg / "routes.yaml"))
     except ConfigError as exc:
         return problems + exc.lines
-    router = Router(routes, Areas(settings.areas), LibraryIndex(library))
     known = {t.id for t in library.templates}
+    problems.extend(route_problems(
+        routes.routes, cfg / "routes.yaml", hazards=hazard_keys if hazard_keys is not None else set(default_hazards()),
+        templates=known, audiences=set(AUDIENCES), channels=set(CHANNELS)))
+    bad_audiences = {a for _p, _n, r in _walk(routes.routes) for a in (y.audience for y in r.yields)} - set(AUDIENCES)
+    router = Router(routes, Areas(settings.areas), LibraryIndex(library))
+    gaps: dict[tuple[str, str, str, str, str], list[str]] = {}
     # Every route must find a template for every hazard and level it can match: a gap found
     # now is a config error, not a silent nothing at 03:00 during a red warning.
     region_geocode = settings.areas.region_code + "000000"
@@ -42,15 +97,20 @@ def run_checks(settings: Settings) -> list[str]:
         for level in hazard.allowed_levels():
             for msg_type in ("Alert", "Cancel"):
                 alert = worst_alert(hazard.key, level, msg_type=msg_type)
-                from alerts.model import Area, Geocode
-
                 alert.infos[0].areas = [Area(desc=settings.areas.region_name, geocodes=[Geocode(value=region_geocode)])]
                 plan = router.plan(alert, stage="all_clear" if msg_type == "Cancel" else None)
-                for p in plan.problems:
-                    line = f"{cfg / 'routes.yaml'}: {p}"
-                    if line not in problems:
-                        problems.append(line)
+                for route, stage, hz, lv, audience, channel, language in plan.gaps:
+                    if audience not in bad_audiences:  # already reported once as an unknown audience
+                        cases = gaps.setdefault((route, stage, audience, channel, language), [])
+                        if f"{hz} {lv}" not in cases:
+                            cases.append(f"{hz} {lv}")
                 for d in plan.drafts:
-                    if d.template not in known:
-                        problems.append(f"{cfg / 'routes.yaml'}: route {d.route}: template {d.template!r} is not in the library")
+                    line = f"{cfg / 'routes.yaml'}: route {d.route}: template {d.template!r} is not in the library"
+                    if d.template not in known and not any(repr(d.template) in x for x in problems):
+                        problems.append(line)
+    for (route, stage, audience, channel, language), cases in gaps.items():
+        shown = ", ".join(cases[:6]) + (f" and {len(cases) - 6} more" if len(cases) > 6 else "")
+        problems.append(f"{cfg / 'routes.yaml'}: route {route}: no {stage} template for audience={audience} "
+                        f"channel={channel} language={language} for {len(cases)} hazard/level cases: {shown} — "
+                        "add templates to the library or change the route's yields")
     return problems

@@ -40,6 +40,8 @@ class Plan:
     matched: list[Matched] = field(default_factory=list)
     drafts: list[Planned] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # a yield with no template, for example
+    # The same gaps as data: (route, stage, hazard, level, audience, channel, language).
+    gaps: list[tuple[str, str, str | None, str | None, str, str, str]] = field(default_factory=list)
     areas: list[str] = field(default_factory=list)
 
 
@@ -107,6 +109,7 @@ class Router:
                 f"route {route}: no {use_stage} template for hazard={alert.hazard} level={level} "
                 f"audience={y.audience} channel={y.channel} language={y.language}"
             )
+            plan.gaps.append((route, use_stage, alert.hazard, level, y.audience, y.channel, y.language))
             return
         plan.drafts.append(Planned(route, template, y.audience, y.channel, use_stage, y.language, plan.areas))
 
