@@ -21,6 +21,14 @@ from alerts.web.console import render_page, require_session
 
 routes = web.RouteTableDef()
 
+try:  # the console's shared navigation, where it exists
+    from alerts.web.console import NAV, NavLink
+
+    if not any(link.href == "/campaigns" for link in NAV):
+        NAV.append(NavLink("/campaigns", "宣传活动"))
+except ImportError:  # pragma: no cover - a console without shared navigation
+    pass
+
 
 # --- shared --------------------------------------------------------------------------------
 
@@ -194,7 +202,7 @@ async def calendar_page(request: web.Request) -> web.Response:
     async with svc.db.read() as conn:
         history = await occ_store.recent(conn, limit=50)
     names = {c.id: c.name for c in runner.calendar.config.campaigns}
-    return render_page(request, "campaigns.html", user=sess.user, csrf=sess.csrf, upcoming=upcoming,
+    return render_page(request, "campaigns.html", sess=sess, user=sess.user, csrf=sess.csrf, upcoming=upcoming,
                        history=history, names=names, first=first, last=last - timedelta(days=1),
                        campaigns=runner.calendar.config.campaigns, describe=rules.describe,
                        warnings=runner.calendar.warnings)
@@ -221,7 +229,7 @@ async def _campaign_page(request: web.Request, sess: Any, *, preview: Any = None
         by_audience = await occ_store.by_audience(conn, campaign.id)
         history = await occ_store.recent(conn, campaign=campaign.id, limit=50)
     upcoming = rules.occurrences(campaign.rule, now, now + timedelta(days=366), limit=10) if campaign.enabled else []
-    return render_page(request, "campaigns_detail.html", status=status, user=sess.user, csrf=sess.csrf, c=campaign,
+    return render_page(request, "campaigns_detail.html", sess=sess, status=status, user=sess.user, csrf=sess.csrf, c=campaign,
                        rule=rules.describe(campaign.rule), upcoming=upcoming, history=history,
                        by_audience=by_audience, can_trigger=svc.policy.can(sess.user, "trigger_campaign"),
                        townships=list(runner.calendar.areas.townships.values()), preview=preview,
