@@ -167,21 +167,28 @@ class HazardTable:
 
     def normalise(self, alert: Alert) -> Alert:
         """A copy of the alert with hazard and level filled in every info block (None if unknown)."""
-        found = [self.classify(info) for info in alert.infos]
+        found = [self._evidence(info) for info in alert.infos]
         # Language copies of one warning share it: an English block saying only "thunder"
-        # takes the hazard its Chinese twin names, but only when the blocks do not disagree.
-        hazards = {h for h, _ in found if h is not None}
-        levels = {lv for _, lv in found if lv is not None}
-        only_hazard = next(iter(hazards)) if len(hazards) == 1 else None
-        only_level = next(iter(levels)) if len(levels) == 1 else None
-        infos = [
-            info.model_copy(update={"hazard": hazard or only_hazard, "level": level or only_level})
-            for info, (hazard, level) in zip(alert.infos, found, strict=True)
-        ]
+        # takes the hazard its Chinese twin names, and a level the twin states outright wins
+        # over a block's own CAP-severity guess, but only when the blocks do not disagree.
+        hazards = {h for h, _, _ in found if h is not None}
+        stated = {lv for _, lv, guessed in found if lv is not None and not guessed}
+        shared_hazard = next(iter(hazards)) if len(hazards) == 1 else None
+        shared_level = next(iter(stated)) if len(stated) == 1 else None
+        infos = []
+        for info, (hazard, level, guessed) in zip(alert.infos, found, strict=True):
+            if (level is None or guessed) and shared_level is not None:
+                level = shared_level
+            infos.append(info.model_copy(update={"hazard": hazard or shared_hazard, "level": level}))
         return alert.model_copy(update={"infos": infos})
 
     def classify(self, info: Info) -> tuple[str | None, Level | None]:
         """(hazard key, level) for one info block, from the best evidence it carries."""
+        hazard, level, _ = self._evidence(info)
+        return hazard, level
+
+    def _evidence(self, info: Info) -> tuple[str | None, Level | None, bool]:
+        """(hazard, level, whether the level is only guessed from CAP severity)."""
         hazard, level = self._by_codes(info.event_codes)
         if hazard is None:
             hazard = (
@@ -197,8 +204,8 @@ class HazardTable:
                 or self._grade(info.headline)
             )
         if level is None:
-            level = self._nearest(self._cap_severity.get(info.severity.casefold()), hazard)
-        return hazard, level
+            return hazard, self._nearest(self._cap_severity.get(info.severity.casefold()), hazard), True
+        return hazard, level, False
 
     def _by_codes(self, codes: Iterable[Geocode]) -> tuple[str | None, Level | None]:
         for code in codes:

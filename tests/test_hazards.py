@@ -242,3 +242,11 @@ def test_shipped_config_is_valid_and_every_hazard_has_levels() -> None:
     for key in table.keys():
         assert table.levels(key)
         assert table.name_zh(key)
+
+
+def test_a_level_stated_in_one_language_beats_a_severity_guess_in_another() -> None:
+    alert = Alert(identifier="x", sender="s", sent=datetime(2026, 7, 12, tzinfo=UTC), infos=[
+        Info(language="en-US", event="thunder", severity="Moderate"),
+        Info(language="zh-CN", event="雷电", headline="雷电橙色预警", severity="Moderate"),
+    ])
+    assert [(i.hazard, i.level) for i in TABLE.normalise(alert).infos] == [("lightning", O), ("lightning", O)]
