@@ -23,6 +23,7 @@ from alerts.campaigns import calendar as cal_mod
 from alerts.campaigns import rules
 from alerts.campaigns import store as occ_store
 from alerts.campaigns.drafting import CampaignDrafter, Rendered, open_warnings
+from alerts.campaigns.hold import HOLD_CHECK_SECONDS, hold_campaign_deliveries
 from alerts.settings import ConfigError
 from alerts.settings.campaigns import CampaignConfig
 from alerts.workflow import audit
@@ -116,6 +117,17 @@ class CampaignRunner:
         report = await self.run_due()
         report.retried = await self.resume()
         return report
+
+    async def hold(self) -> int:
+        """Hold queued campaign messages while a warning for their areas is open (see hold.py)."""
+        config = self.calendar.config
+
+        def defers(campaign_id: str) -> bool:
+            c = config.get(campaign_id)
+            return config.defers(c) if c is not None else config.defaults.defer_during_warnings  # one-offs
+
+        async with self.service.db.write() as conn:
+            return await hold_campaign_deliveries(conn, self.now(), defers)
 
     # --- one occurrence ---------------------------------------------------------------------
 
@@ -248,6 +260,8 @@ class CampaignJobs:
         self.scheduler.add_job(self.sweep, "interval", minutes=self.runner.defaults.sweep_minutes,
                                id="campaigns:sweep", max_instances=1, coalesce=True,
                                next_run_time=self.runner.now() + timedelta(seconds=START_DELAY_SECONDS))
+        self.scheduler.add_job(self.hold, "interval", seconds=HOLD_CHECK_SECONDS, id="campaigns:hold",
+                               max_instances=1, coalesce=True)
 
     def _add_campaign_jobs(self) -> None:
         for c in self.runner.calendar.campaigns:
@@ -267,6 +281,12 @@ class CampaignJobs:
                 job.remove()
         self._add_campaign_jobs()
         return []
+
+    async def hold(self) -> None:
+        try:
+            await self.runner.hold()
+        except Exception:  # noqa: BLE001 - the next check tries again; the cause is logged
+            log.exception("campaign hold check failed; retrying at the next check")
 
     async def sweep(self) -> None:
         mtime = self._config_mtime()

@@ -88,3 +88,44 @@ async def test_a_resident_gets_at_most_two_campaign_messages_a_week(service: Ser
     clock.advance(days=4)  # a week after the first
     fourth = await _trigger_and_approve(service, approver, "heat_spell")
     assert {r.recipient_key for r in await _deliveries(service, fourth)} == reached
+
+
+async def test_approved_campaign_messages_are_held_while_a_warning_for_their_areas_is_open(
+        service: Service, clock: ManualClock) -> None:
+    from alerts.store import drafts as draft_store
+
+    approver = await _setup(service)
+    runner = CampaignRunner(service)
+    clock.set(local(2027, 7, 10, 22, 0))
+    draft_id = await _trigger_and_approve(service, approver, "heat_spell")  # due at 08:00 (quiet hours)
+    clock.set(local(2027, 7, 11, 7, 59, 30))
+    assert await runner.hold() == 0  # no warning: nothing held
+    warning = await add_warning_draft(service, ["140581101"])  # 米山镇: some of the campaign's residents
+    held = await runner.hold()
+    rows = await _deliveries(service, draft_id)
+    assert held == len(rows) and all(r.next_attempt_at == local(2027, 7, 11, 8, 4, 30) for r in rows)
+    assert all(f"warning draft(s) {warning} open" in r.error for r in rows)
+    clock.set(local(2027, 7, 11, 8, 0, 1))
+    assert (await service.worker.run_once()).claimed == 0  # the warning's advice comes first
+    assert await runner.hold() == 0  # held until 08:04:30: not due yet
+    clock.set(local(2027, 7, 11, 8, 3, 30))
+    assert await runner.hold() == len(rows)  # due soon again and the warning is still open: renewed
+    async with service.db.write() as conn:
+        await draft_store.transition(conn, warning, "pending", "rejected", at=clock.now(), by="t", reason="test")
+    assert await runner.hold() == 0
+    clock.set(local(2027, 7, 11, 8, 9))
+    assert (await service.worker.run_once()).claimed == len(rows)
+
+
+async def test_a_warning_elsewhere_does_not_hold_a_campaign(service: Service, clock: ManualClock) -> None:
+    approver = await _setup(service)
+    clock.set(local(2027, 7, 10, 22, 0))
+    from alerts.campaigns.ondemand import OnDemand, TriggerBody
+
+    runner = CampaignRunner(service)
+    outcome = await OnDemand(runner).trigger(await _campaigner(service), runner.calendar.get("heat_spell"),
+                                             TriggerBody(areas=["米山镇"]), origin="test")
+    await service.actions.approve(approver, outcome.draft_id, origin="test")  # type: ignore[arg-type]
+    clock.set(local(2027, 7, 11, 7, 59, 30))
+    await add_warning_draft(service, ["140581203"])  # 原村乡 only
+    assert await runner.hold() == 0
