@@ -45,16 +45,21 @@ class Intake:
 
 
 class LibraryIndex:
-    """Adapts the template library to what routing asks: one template id for a situation."""
+    """Adapts the template library to what routing asks: one template id for a situation.
 
-    def __init__(self, library: Library):
+    A hazard without texts of its own borrows those of its `advice` hazard (hazards.yaml).
+    """
+
+    def __init__(self, library: Library, hazards: HazardTable | None = None):
         self.library = library
+        self.hazards = hazards
 
     def find(self, *, hazard: str | None, level: str | None, audience: str, channel: str, stage: str,
              language: str) -> str | None:
         if hazard is None:
             return None
-        found = self.library.find(hazard, level, audience, channel, stage, language)
+        key = self.hazards.advice_key(hazard) if self.hazards is not None else hazard
+        found = self.library.find(key, level, audience, channel, stage, language)
         return found[0].id if found else None
 
 
@@ -72,10 +77,11 @@ class Service:
         if "routes.yaml" not in settings.extra:
             raise ConfigError([f"{cfg / 'routes.yaml'}: missing file — expected the route tree"])
         self.router = Router(load_routes(settings.extra["routes.yaml"], str(cfg / "routes.yaml")), self.areas,
-                             LibraryIndex(self.library))
+                             LibraryIndex(self.library, self.hazards))
         self.sms_rules = sms_rules(settings)
         self.drafter = Drafter(self.library, self.areas,
-                               hazard_names={k: h.zh for k, h in default_hazards().items()},
+                               hazard_names={**{k: h.zh for k, h in default_hazards().items()},
+                                             **{k: self.hazards.name_zh(k) for k in self.hazards.keys()}},
                                issuer_default=settings.service.issuer_default)
         self.policy = Policy(settings.workflow)
         self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,

@@ -60,6 +60,9 @@ class HazardSpec(_Strict):
     levels: list[Level] = Field(min_length=1)
     names: list[str] = Field(default_factory=list)
     codes: dict[str, list[str]] = Field(default_factory=dict)
+    # The hazard whose reviewed advice applies when no templates are written for this one
+    # (a landslide warning gets the geological-hazard texts).
+    advice: str | None = None
 
 
 class HazardFile(_Strict):
@@ -156,6 +159,11 @@ class HazardTable:
 
     def levels(self, key: str) -> tuple[Level, ...]:
         return tuple(self._hazard(key).levels)
+
+    def advice_key(self, key: str) -> str:
+        """The hazard whose templates carry the advice for `key` (itself unless `advice` says otherwise)."""
+        spec = self._spec.hazards.get(key)
+        return spec.advice if spec is not None and spec.advice else key
 
     def _hazard(self, key: str) -> HazardSpec:
         try:
@@ -326,6 +334,8 @@ def _cross_check(spec: HazardFile, source: str) -> list[str]:
                     problems.append(f"{where}: {code!r} — already the code of hazard {other!r}; a code names one hazard")
                 if type_pattern is not None and not type_pattern.fullmatch(code):
                     problems.append(f"{where}: {code!r} — does not fit the `type` part of the {scheme_name} pattern")
+        if hazard.advice is not None and hazard.advice not in spec.hazards:
+            problems.append(f"{source}: hazards.{key}.advice: {hazard.advice!r} — not a hazard key in this file")
         if len(set(hazard.levels)) != len(hazard.levels):
             problems.append(f"{source}: hazards.{key}.levels: {[lv.value for lv in hazard.levels]} — a level is listed twice")
         for name in _names_of(hazard):
