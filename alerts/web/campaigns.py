@@ -205,7 +205,61 @@ async def calendar_page(request: web.Request) -> web.Response:
     return render_page(request, "campaigns.html", sess=sess, user=sess.user, csrf=sess.csrf, upcoming=upcoming,
                        history=history, names=names, first=first, last=last - timedelta(days=1),
                        campaigns=runner.calendar.config.campaigns, describe=rules.describe,
-                       warnings=runner.calendar.warnings)
+                       warnings=runner.calendar.warnings, can_trigger=svc.policy.can(sess.user, "trigger_campaign"))
+
+
+def _campaign_templates(request: web.Request) -> list[Any]:
+    library = runner_for(service(request)).calendar.library
+    return sorted((t for t in library.templates if t.stage in ("seasonal", "preparedness") and t.status == "reviewed"),
+                  key=lambda t: t.id)
+
+
+def _new_page(request: web.Request, sess: Any, *, form: dict[str, Any] | None = None, preview: Any = None,
+              flash: str | None = None, flash_kind: str | None = None, status: int = 200) -> web.Response:
+    runner = runner_for(service(request))
+    return render_page(request, "campaigns_new.html", sess=sess, status=status, user=sess.user, csrf=sess.csrf,
+                       templates=_campaign_templates(request), townships=list(runner.calendar.areas.townships.values()),
+                       form=form or {}, preview=preview, flash=flash, flash_kind=flash_kind)
+
+
+@routes.get("/campaigns/new")
+async def new_form(request: web.Request) -> web.Response:
+    sess = await require_session(request)
+    if not service(request).policy.can(sess.user, "trigger_campaign"):
+        raise web.HTTPForbidden(text="您的角色不能发起宣传活动（需要 campaigner 角色）。")
+    return _new_page(request, sess)
+
+
+@routes.post("/campaigns/new")
+async def new_submit(request: web.Request) -> web.Response:
+    """Console: a one-off campaign from reviewed templates; preview first, then submit for approval."""
+    sess = await require_session(request)
+    form = await request.post()
+    check_csrf(sess, str(form.get("csrf", "")))
+    svc = service(request)
+    if not svc.policy.can(sess.user, "trigger_campaign"):
+        raise web.HTTPForbidden(text="您的角色不能发起宣传活动（需要 campaigner 角色）。")
+    fields = {"name": str(form.get("name", "")), "start": str(form.get("start", "")), "end": str(form.get("end", "")),
+              "areas": [str(a) for a in form.getall("areas", [])],
+              "templates": [str(t) for t in form.getall("templates", [])], "note": str(form.get("note", ""))}
+    ondemand = OnDemand(runner_for(svc))
+    try:
+        raw: dict[str, Any] = {k: v for k, v in fields.items() if v not in ("", [])}
+        body = OneOffBody.model_validate(raw)
+        campaign = ondemand.one_off_campaign(sess.user, body)
+        if form.get("action") != "submit":
+            rendered, conflicts = await ondemand.preview(campaign, body)
+            return _new_page(request, sess, form=fields, preview={"rendered": rendered, "conflicts": conflicts})
+        outcome = await ondemand.trigger(sess.user, campaign, body, origin=f"console:{client_origin(request)}",
+                                         one_off=True)
+    except ValidationError as err:
+        msg = "；".join(f"{'.'.join(str(x) for x in e['loc']) or '表单'}: {e['msg']}" for e in err.errors())
+        return _new_page(request, sess, form=fields, flash=f"未提交：{msg}", flash_kind="error", status=422)
+    except Invalid as exc:
+        return _new_page(request, sess, form=fields, flash=f"未提交：{exc}", flash_kind="error", status=exc.status)
+    if outcome.draft_id is not None:
+        raise web.HTTPSeeOther(f"/drafts/{outcome.draft_id}")
+    return _new_page(request, sess, flash=f"已记录，暂缓生成：{outcome.reason}", flash_kind="error")
 
 
 @routes.get("/campaigns/{id}")

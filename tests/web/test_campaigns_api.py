@@ -216,3 +216,31 @@ async def test_console_calendar_and_campaign_page_with_preview_and_submit(site: 
     async with aiohttp.ClientSession(cookies={SESSION_COOKIE: cookie}) as http:
         async with http.post(f"{site.base}/campaigns/heat_spell/trigger", data={**form, "csrf": csrf}) as r:
             assert r.status == 403
+
+
+async def test_console_one_off_campaign_from_reviewed_templates(site: Site) -> None:
+    cookie, csrf = site.cookies["qx.campaigner"]
+    async with aiohttp.ClientSession(cookies={SESSION_COOKIE: cookie}) as http:
+        async with http.get(f"{site.base}/campaigns") as r:
+            assert "新建一次性宣传" in await r.text()
+        async with http.get(f"{site.base}/campaigns/new") as r:
+            page = await r.text()
+        assert r.status == 200 and "heat.seasonal.residents.sms" in page
+        assert "heat.red.residents.sms" not in page  # warning templates are not offered
+        form = aiohttp.FormData([("csrf", csrf), ("name", "中考防暑"), ("templates", "heat.seasonal.residents.sms"),
+                                 ("areas", "140581001"), ("action", "preview")])
+        async with http.post(f"{site.base}/campaigns/new", data=form) as r:
+            page = await r.text()
+            assert r.status == 200 and "高温季节到了" in page and "提交审批" in page
+        form = aiohttp.FormData([("csrf", csrf), ("name", "中考防暑"), ("templates", "heat.seasonal.residents.sms"),
+                                 ("areas", "140581001"), ("action", "submit")])
+        async with http.post(f"{site.base}/campaigns/new", data=form, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"].startswith("/drafts/")
+        async with http.post(f"{site.base}/campaigns/new", data={"csrf": csrf, "name": "无模板"}) as r:
+            assert r.status == 422 and "templates" in await r.text()
+    cookie, csrf = site.cookies["zhao.observer"]
+    async with aiohttp.ClientSession(cookies={SESSION_COOKIE: cookie}) as http:
+        async with http.get(f"{site.base}/campaigns/new") as r:
+            assert r.status == 403
+        async with http.get(f"{site.base}/campaigns") as r:
+            assert r.status == 200 and "新建一次性宣传" not in await r.text()
