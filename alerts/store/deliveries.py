@@ -57,7 +57,9 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
     due = (
         select(deliveries.c.id)
         .where(and_(deliveries.c.state == "queued", deliveries.c.next_attempt_at <= now))
-        .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at, deliveries.c.id)
+        # Exactly the reverse of the (state, priority, next_attempt_at) index, so the database walks
+        # the index and stops after `limit` rows instead of sorting every queued row per claim.
+        .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at.desc())
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":

@@ -1,0 +1,166 @@
+"""Dispatch benchmark: the real twilio library through the whole outbox worker path, against a local
+Twilio-like server in another process, compared with a bare aiohttp loop POSTing the same requests.
+
+Last line is JSON: {"messages_per_s", "bare_messages_per_s", "ratio", "first_request_latency_s", ...}.
+Run: .venv/bin/python bench/dispatch.py [--messages N] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout
+
+import aiohttp  # noqa: E402
+
+from alerts.channels.base import Outbound, Outcome  # noqa: E402
+from alerts.channels.twilio_sms import TwilioSmsChannel  # noqa: E402
+from alerts.clock import Clock  # noqa: E402
+from alerts.outbox import fanout  # noqa: E402
+from alerts.outbox.worker import Worker  # noqa: E402
+from alerts.settings.channels import ChannelsConfig  # noqa: E402
+from alerts.store import drafts as draft_store  # noqa: E402
+from alerts.store.engine import Database  # noqa: E402
+from alerts.store.migrate import upgrade  # noqa: E402
+from alerts.store.tables import residents  # noqa: E402
+from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID  # noqa: E402
+
+TEXT = "【高平应急科普】高平市气象台发布暴雨红色预警信号：远离河道、低洼地和危房，山区防范山洪、滑坡。"
+CONCURRENCY = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise SystemExit("the local Twilio-like server did not start")
+
+
+class FirstRequest:
+    """Wraps the channel to note when the first provider request leaves."""
+
+    def __init__(self, inner: TwilioSmsChannel):
+        self.inner = inner
+        self.name = inner.name
+        self.at: float | None = None
+
+    async def send(self, item: Outbound) -> Outcome:
+        if self.at is None:
+            self.at = time.perf_counter()
+        return await self.inner.send(item)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def worker_path(url: str, base: str, count: int) -> dict[str, Any]:
+    db = Database(url)
+    await upgrade(db)
+    at = datetime.now(UTC)
+    rows = [dict(phone=f"+86139{i:08d}", area="140581101", village=None, groups="", language="zh-CN", consent_at=at,
+                 consent_how="bench", status="active", created_at=at, updated_at=at, opted_out_how="")
+            for i in range(count)]
+    async with db.write() as conn:
+        for k in range(0, count, 10_000):
+            await conn.execute(residents.insert(), rows[k:k + 10_000])
+        draft_id = await draft_store.create(
+            conn, alert_id=None, kind="warning", hazard="rainstorm", level="red", group_key="chain:bench",
+            exercise=False, created_by="system", at=at, expires_at=None,
+            items=[draft_store.NewMessage(route="bench", template_id="t", template_hash="h", template_reviewed=True,
+                                          audience="residents", channel="sms", language="zh-CN",
+                                          areas=["140581101"], text=TEXT)])
+    config = ChannelsConfig.model_validate({
+        "sms": {"messages_per_second": 1_000_000, "burst": 10_000, "concurrency": CONCURRENCY},
+        "outbox": {"batch_size": 500, "lanes": 3}})
+    channel = FirstRequest(TwilioSmsChannel(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, messaging_service_sid=MESSAGING_SERVICE_SID, senders=[],
+        status_callback_base="https://alerts.example.cn", api_base_url=base, messages_per_second=1_000_000,
+        burst=10_000, concurrency=CONCURRENCY, timeout=15))
+    worker = Worker(db, {"sms": channel}, config, Clock())
+    # The approval (fan-out in its transaction), then the outbox is woken as the API does.
+    approved = time.perf_counter()
+    async with db.write() as conn:
+        await draft_store.transition(conn, draft_id, "pending", "approved", at=at, by="bench")
+        record = await draft_store.get(conn, draft_id)
+        assert record is not None
+        await fanout.fan_out(conn, record.row, record.messages, now=at, test_phones=[])
+        await draft_store.transition(conn, draft_id, "approved", "dispatching", at=at)
+    committed = time.perf_counter()
+    result = await worker.drain()
+    done = time.perf_counter()
+    await channel.close()
+    await db.close()
+    assert result.sent == count, result
+    return {"seconds": done - committed, "approval_seconds": committed - approved,
+            "first_request_latency_s": (channel.at or done) - approved}
+
+
+async def bare_path(base: str, count: int) -> float:
+    """The same POSTs (form body, basic auth) with nothing but aiohttp and a semaphore."""
+    endpoint = f"{base}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    headers = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN), "Accept": "application/json"}
+    sem = asyncio.Semaphore(CONCURRENCY)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+        async def one(i: int) -> None:
+            form = {"To": f"+86139{i:08d}", "Body": TEXT, "MessagingServiceSid": MESSAGING_SERVICE_SID,
+                    "StatusCallback": f"https://alerts.example.cn/hooks/twilio/status?d={i}"}
+            async with sem, http.post(endpoint, data=form, headers=headers) as r:
+                await r.read()
+                assert r.status == 201
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return time.perf_counter() - start
+
+
+async def main(count: int, url: str | None) -> dict[str, Any]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tests.channels.fake_twilio", "--port", str(port)], cwd=ROOT)
+    tmp = tempfile.TemporaryDirectory()
+    try:
+        await wait_listening(port)
+        base = f"http://127.0.0.1:{port}"
+        bare_seconds = await bare_path(base, count)
+        real = await worker_path(url or f"sqlite:///{Path(tmp.name) / 'bench.db'}", base, count)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        tmp.cleanup()
+    rate = count / real["seconds"]
+    bare = count / bare_seconds
+    return {"messages": count, "messages_per_s": round(rate), "bare_messages_per_s": round(bare),
+            "ratio": round(rate / bare, 2), "first_request_latency_s": round(real["first_request_latency_s"], 3),
+            "approval_seconds": round(real["approval_seconds"], 3),
+            "database": "postgresql" if url and url.startswith("postgres") else "sqlite"}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    out = asyncio.run(main(args.messages, args.database_url))
+    print(f"worker path: {out['messages_per_s']} msg/s; bare aiohttp: {out['bare_messages_per_s']} msg/s; "
+          f"ratio {out['ratio']}; first request {out['first_request_latency_s']} s after approval")
+    print(json.dumps(out))
