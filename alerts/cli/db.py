@@ -298,3 +298,80 @@ def prune(dry_run: bool, config_dir: Path) -> None:
     click.echo(f"{verb} {counts.raw_inputs} raw inputs (> {config.raw_inputs_days} days), {counts.deliveries} "
                f"finished deliveries (> {config.deliveries_days} days), {counts.delivery_attempts} delivery attempts "
                f"(> {config.delivery_attempts_days} days); the audit log is kept")
+
+
+# --- moving to PostgreSQL -------------------------------------------------------------------------
+
+@db.command()
+@click.argument("target_env", metavar="TARGET_ENV_VAR")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(100, 50_000))
+@config_option
+def copy(target_env: str, batch_size: int, config_dir: Path) -> None:
+    """Copy every row from the configured database into an empty one whose URL is in $TARGET_ENV_VAR.
+
+    For moving from SQLite to PostgreSQL (runbooks/sqlite-to-postgresql.md). The URL is read from
+    the environment so its password never shows in the process list or shell history. The target
+    is migrated first and must hold no rows; ids, timestamps and the audit chain are kept as they are.
+    Stop the service first: rows written during the copy would be missed.
+    """
+    import os
+
+    settings = settings_or_exit(config_dir)
+    target_url = os.environ.get(target_env, "")
+    if not target_url:
+        fail(f"${target_env} is not set: export {target_env}=postgresql://USER@HOST:5432/DB (the new database)")
+    if target_url == settings.database_url:
+        fail(f"${target_env} is the configured database itself: point it at the new, empty one")
+
+    from sqlalchemy import func, select, text
+
+    from alerts.store.migrate import upgrade as do_upgrade
+    from alerts.store.tables import metadata
+
+    async def go() -> dict[str, int]:
+        source, target = Database(settings.database_url), Database(target_url)
+        copied: dict[str, int] = {}
+        try:
+            await do_upgrade(target)
+            async with target.read() as conn:
+                for table in metadata.sorted_tables:
+                    if (await conn.execute(select(func.count()).select_from(table))).scalar():
+                        raise click.ClickException(f"the target already holds rows in {table.name}: use an empty "
+                                                   "database")
+            for table in metadata.sorted_tables:  # parents before children, so foreign keys hold
+                key = table.primary_key.columns.values()[0]
+                last: object = None
+                copied[table.name] = 0
+                while True:
+                    query = select(table).order_by(key).limit(batch_size)
+                    if last is not None:
+                        query = query.where(key > last)
+                    async with source.read() as conn:
+                        rows = [dict(r._mapping) for r in await conn.execute(query)]
+                    if not rows:
+                        break
+                    async with target.write() as conn:
+                        await conn.execute(table.insert(), rows)
+                    copied[table.name] += len(rows)
+                    last = rows[-1][key.name]
+                if target.dialect == "postgresql" and "id" in table.c and table.c.id.autoincrement is True:
+                    async with target.write() as conn:
+                        # Continue numbering after the copied ids.
+                        await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+            return copied
+        finally:
+            await source.close()
+            await target.close()
+
+    try:
+        copied = run(go)
+    except click.ClickException as exc:
+        fail(exc.message)
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        fail(f"copy failed: {exc.__class__.__name__}: {exc}".splitlines()[0], code=1)
+    total = sum(copied.values())
+    click.echo(f"copied {total} rows from {redact(settings.database_url)} to {redact(target_url)}:")
+    for name, n in copied.items():
+        if n:
+            click.echo(f"  {name}: {n}")

@@ -87,3 +87,59 @@ def test_restoring_something_that_is_not_a_backup_is_refused(config_dir: Path, t
     junk.write_text("not a database at all " * 100)
     result = cli(["db", "restore", str(junk), "--yes", "--config", str(config_dir)], env, check=False)
     assert result.returncode != 0 and "not a SQLite backup" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_moving_from_sqlite_to_postgresql_copies_every_row_and_keeps_the_audit_chain(
+        config_dir: Path, tmp_path: Path) -> None:
+    if not PG_URL:
+        pytest.skip("needs ALERTS_TEST_POSTGRES_URL (CI sets it to the local server)")
+    from tests.ops.helpers import TOWNSHIPS, cap_alert, residents_csv
+
+    sqlite_url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    env = base_env(sqlite_url)
+    cfg = ["--config", str(config_dir)]
+    cli(["db", "upgrade", *cfg], env)
+    cli(["users", "add", "wang.approver", "--role", "approver", "--generate-password", *cfg], env)
+    csv = tmp_path / "residents.csv"
+    csv.write_text(residents_csv(20, TOWNSHIPS[:2]), encoding="utf-8")
+    cli(["recipients", "import", str(csv), *cfg], env)
+    alert = tmp_path / "alert.xml"
+    alert.write_bytes(cap_alert("MOVE-1", TOWNSHIPS[:2]))
+    asyncio.run(_receive_approve_send(config_dir, sqlite_url, alert.read_bytes()))
+
+    target = asyncio.run(_pg_create(PG_URL))
+    try:
+        env["ALERTS_NEW_DATABASE_URL"] = target
+        refused = cli(["db", "copy", "ALERTS_UNSET_VARIABLE", *cfg], env, check=False)
+        assert refused.returncode == 2 and "is not set" in refused.stderr
+        out = cli(["db", "copy", "ALERTS_NEW_DATABASE_URL", *cfg], env).stdout
+        assert "deliveries: 20" in out and "audit_log:" in out
+        again = cli(["db", "copy", "ALERTS_NEW_DATABASE_URL", *cfg], env, check=False)
+        assert again.returncode == 2 and "already holds rows" in again.stderr, "never copies into a used database"
+
+        pg_env = base_env(target)
+        verify = cli(["audit", "verify", *cfg], pg_env, check=False)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        # New rows continue after the copied ids.
+        cli(["users", "add", "li.observer", "--role", "observer", "--generate-password", *cfg], pg_env)
+        assert sorted(users(config_dir, pg_env)) == ["li.observer", "wang.approver"]
+        status = cli(["db", "status", *cfg], pg_env).stdout
+        assert "sms/sent 20" in status
+    finally:
+        asyncio.run(_pg_drop(PG_URL, target))
+
+
+async def _receive_approve_send(config_dir: Path, url: str, data: bytes) -> None:
+    from alerts.app import Service
+    from alerts.settings import load_settings
+    from alerts.store import users as user_store
+
+    service = Service(load_settings(config_dir, env={"ALERTS_DATABASE_URL": url}))
+    try:
+        intake = await service.receive(data, source="push:cma")
+        async with service.db.read() as conn:
+            approver = await user_store.by_name(conn, "wang.approver")
+        await service.actions.approve(approver, intake.drafts.created[0], origin="test")
+        await service.worker.drain()
+    finally:
+        await service.close()
