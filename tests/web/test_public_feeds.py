@@ -123,3 +123,16 @@ async def test_printable_notice_is_served_for_approved_messages_with_a_strict_cs
 async def test_a_pending_draft_has_no_public_notice(site: Site) -> None:
     status, _, _ = await get(site, f"/notices/{site.pending}")
     assert status == 404
+
+
+async def test_console_users_see_an_unapproved_notice_marked_as_a_preview(site: Site) -> None:
+    from alerts.store import users as user_store
+    from alerts.web.auth import SESSION_COOKIE
+
+    async with site.service.db.write() as conn:
+        editor = await user_store.add(conn, "li.editor", ["editor"], "editor-password-1", at=site.service.clock.now())
+        cookie, _csrf = await user_store.create_session(conn, editor, at=site.service.clock.now())
+    async with site.http.get(f"{site.base}/notices/{site.pending}", cookies={SESSION_COOKIE: cookie}) as r:
+        assert r.status == 200
+        html = await r.text()
+    assert "待审批样稿，未经批准不得张贴" in html and "雷电" in html
