@@ -244,3 +244,20 @@ async def test_console_one_off_campaign_from_reviewed_templates(site: Site) -> N
             assert r.status == 403
         async with http.get(f"{site.base}/campaigns") as r:
             assert r.status == 200 and "新建一次性宣传" not in await r.text()
+
+
+async def test_calendar_api_lists_campaigns_and_occurrences_for_viewers(site: Site) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{site.base}/api/v1/campaigns", headers=site.auth("zhao.observer")) as r:
+            assert r.status == 200
+            campaigns = {c["id"]: c for c in (await r.json())["campaigns"]}
+        assert campaigns["fire_safety_day"]["next"] == "2027-11-09T10:00:00+08:00"  # the clock is 10 July 2027
+        assert campaigns["heat_spell"]["next"] is None and "on demand" in campaigns["heat_spell"]["rule"]
+        async with http.get(f"{site.base}/api/v1/campaigns/occurrences?from=2027-03-01&to=2027-03-31",
+                            headers=site.auth("zhao.observer")) as r:
+            found = (await r.json())["occurrences"]
+        assert [(o["campaign"], o["at"]) for o in found if o["campaign"] != "heating_season_co"] == [
+            ("meteorology_day", "2027-03-23T10:00:00+08:00")]
+        async with http.get(f"{site.base}/api/v1/campaigns/occurrences?from=March",
+                            headers=site.auth("zhao.observer")) as r:
+            assert r.status == 400 and "2027-01-01" in (await r.json())["error"]
