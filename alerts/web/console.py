@@ -1,10 +1,17 @@
-"""The approval console: server-rendered pages in Simplified Chinese, usable on a phone."""
+"""The approval console: login, logout, the queue, and the page helpers every console module shares.
+
+Pages are server-rendered in Simplified Chinese and usable on a phone. Every route checks the
+session and the permission it needs on the server; the page only hides what is refused anyway.
+Other console modules (console_drafts, console_reports, console_admin, ...) add their own routes
+and may add a link to the navigation with `NAV.append(NavLink(...))`.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +21,19 @@ from aiohttp import web
 from alerts.clock import local
 from alerts.content.hazards import default_hazards
 from alerts.model import LEVEL_ZH, Level
-from alerts.outbox.fanout import count_for_draft
-from alerts.store import alerts as alert_store
+from alerts.recipients import mask_phone
 from alerts.store import drafts as draft_store
 from alerts.store import users as user_store
 from alerts.web.auth import SESSION_COOKIE, check_csrf, client_origin, console_session, service
-from alerts.web.views import message_json
-from alerts.workflow.actions import NotFound
-from alerts.workflow.policy import Refused
-from alerts.workflow.states import TransitionError
 
 log = logging.getLogger("alerts.console")
 routes = web.RouteTableDef()
 LOGIN_CSRF_COOKIE = "alerts_login_csrf"
+TEMPLATES = Path(__file__).parent / "templates"
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True, undefined=jinja2.StrictUndefined,
-)
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                          undefined=jinja2.StrictUndefined)
+_env.filters["mask_phone"] = lambda p: mask_phone(p) if p else ""
 
 STATE_ZH = {"pending": "待审批", "approved": "已批准", "dispatching": "发送中", "sent": "已发送",
             "partly_failed": "部分失败", "rejected": "已驳回", "expired": "已过期", "superseded": "已被替代",
@@ -42,19 +44,57 @@ KIND_ZH = {"warning": "预警科普", "update": "预警更新", "all_clear": "�
 AUDIENCE_ZH = {"residents": "居民", "schools": "学校", "enterprises": "企业", "villages": "村（社区）干部",
                "communities": "社区", "elderly": "老年人"}
 CHANNEL_ZH = {"sms": "短信", "notice": "通知", "im": "工作群", "voice": "广播稿", "email": "邮件"}
+ROLE_ZH = {"approver": "审批人", "editor": "编辑", "expert": "专家", "campaigner": "活动发起人", "source": "数据源",
+           "observer": "观察员", "admin": "管理员"}
 
 
-def render_page(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web.Response:
+@dataclass(frozen=True)
+class NavLink:
+    href: str
+    label: str
+    permission: str = "view"
+
+
+# The navigation; another console module adds its page with NAV.append(NavLink("/x", "名称", "perm")).
+NAV: list[NavLink] = [
+    NavLink("/", "待审队列"),
+    NavLink("/sent", "已发消息"),
+    NavLink("/templates", "模板库"),
+    NavLink("/feeds", "数据源"),
+    NavLink("/audit", "审计日志", "view_audit"),
+    NavLink("/admin/users", "用户", "manage_users"),
+]
+
+
+def minutes_since(request: web.Request, dt: Any) -> int:
+    if dt is None:
+        return 0
+    return max(0, int((service(request).clock.now() - dt).total_seconds() // 60))
+
+
+def render(request: web.Request, name: str, sess: user_store.Session | None = None, **ctx: Any) -> str:
     svc = service(request)
-    base = {
-        "service_name": svc.settings.service.name, "user": None, "csrf": "", "flash": None, "flash_kind": None,
+    nav = [n for n in NAV if sess is not None and svc.policy.can(sess.user, n.permission)]
+    base: dict[str, Any] = {
+        "service_name": svc.settings.service.name, "user": sess.user if sess else None,
+        "csrf": sess.csrf if sess else "", "flash": None, "flash_kind": None, "nav": nav, "path": request.path,
         "local": local, "level_zh": {lv.value: LEVEL_ZH[lv] for lv in Level},
         "hazard_zh": {k: h.zh for k, h in default_hazards().items()}, "state_zh": STATE_ZH, "kind_zh": KIND_ZH,
-        "audience_zh": AUDIENCE_ZH, "channel_zh": CHANNEL_ZH,
+        "audience_zh": AUDIENCE_ZH, "channel_zh": CHANNEL_ZH, "role_zh": ROLE_ZH,
+        "waited": lambda dt: minutes_since(request, dt),
     }
     base.update(ctx)
-    html = _env.get_template(name).render(**base)
-    return web.Response(text=html, content_type="text/html", status=status)
+    return _env.get_template(name).render(**base)
+
+
+def render_page(request: web.Request, name: str, sess: user_store.Session | None = None, status: int = 200,
+                **ctx: Any) -> web.Response:
+    return web.Response(text=render(request, name, sess, **ctx), content_type="text/html", status=status)
+
+
+def forbidden(request: web.Request, sess: user_store.Session, message: str) -> web.HTTPForbidden:
+    html = render(request, "message.html", sess, title="无权操作", message=message)
+    return web.HTTPForbidden(text=html, content_type="text/html")
 
 
 async def require_session(request: web.Request) -> user_store.Session:
@@ -64,16 +104,40 @@ async def require_session(request: web.Request) -> user_store.Session:
     return sess
 
 
-def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int | None = None) -> None:
+async def require_permission(request: web.Request, permission: str, what: str) -> user_store.Session:
+    """The session, if its user holds `permission`; otherwise a 403 page saying which roles would."""
+    sess = await require_session(request)
+    svc = service(request)
+    if not svc.policy.can(sess.user, permission):
+        roles = "、".join(ROLE_ZH.get(r, r) for r in svc.policy.roles_with(permission)) or "（未配置）"
+        raise forbidden(request, sess, f"您的角色不能{what}。需要以下角色之一：{roles}。")
+    return sess
+
+
+async def checked_form(request: web.Request, permission: str, what: str) -> tuple[user_store.Session, Any]:
+    """For every POST: session, permission, and the CSRF token of the form."""
+    sess = await require_permission(request, permission, what)
+    form = await request.post()
+    check_csrf(sess, str(form.get("csrf", "")))
+    return sess, form
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
+               max_age: int | None = None) -> None:
+    # Secure only under HTTPS, so the console also works on plain http://127.0.0.1 during set-up.
     response.set_cookie(name, value, httponly=True, samesite="Strict", secure=request.secure, path="/", max_age=max_age)
+
+
+def _login_page(request: web.Request, status: int = 200, **ctx: Any) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = render_page(request, "login.html", status=status, login_csrf=token, **ctx)
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return response
 
 
 @routes.get("/login")
 async def login_form(request: web.Request) -> web.Response:
-    token = secrets.token_urlsafe(24)
-    response = render_page(request, "login.html", login_csrf=token)
-    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
-    return response
+    return _login_page(request)
 
 
 @routes.post("/login")
@@ -90,16 +154,16 @@ async def login(request: web.Request) -> web.Response:
         outcome = await user_store.check_login(conn, name, password, now=svc.clock.now(),
                                                max_failures=conf.max_failed_logins,
                                                lockout_seconds=conf.lockout_minutes * 60)
-        if outcome.user is None:
-            log.warning("console login failed for %r from %s: %s", name[:50], client_origin(request), outcome.reason)
-            token = secrets.token_urlsafe(24)
-            response = render_page(request, "login.html", status=401, login_csrf=token, flash_kind="error",
-                                   flash="用户名或密码不正确，或账号已暂时锁定。连续失败多次后需等待几分钟。")
-            _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
-            return response
-        cookie, _csrf = await user_store.create_session(conn, outcome.user, at=svc.clock.now())
+        if outcome.user is not None:
+            cookie, _csrf = await user_store.create_session(conn, outcome.user, at=svc.clock.now())
+    if outcome.user is None:
+        log.warning("console login failed for %r from %s: %s", name[:50], client_origin(request), outcome.reason)
+        return _login_page(request, status=401, flash_kind="error",
+                           flash=f"用户名或密码不正确，或账号已暂时锁定（连续失败 {conf.max_failed_logins} 次后锁定 "
+                                 f"{conf.lockout_minutes} 分钟）。")
+    log.info("console login: %s from %s", outcome.user.name, client_origin(request))
     response = web.HTTPSeeOther("/")
-    _set_cookie(request, response, SESSION_COOKIE, cookie)
+    set_cookie(request, response, SESSION_COOKIE, cookie)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     raise response
 
@@ -117,89 +181,24 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
+async def _queue_rows(request: web.Request) -> tuple[list[Any], list[Any]]:
+    async with service(request).db.read() as conn:
+        pending = await draft_store.list_drafts(conn, state="pending", limit=200)
+        recent = [r for r in await draft_store.list_drafts(conn, limit=30) if r.state != "pending"]
+    return pending, recent
+
+
 @routes.get("/")
 async def queue(request: web.Request) -> web.Response:
-    sess = await require_session(request)
-    svc = service(request)
-    if not svc.policy.can(sess.user, "view"):
-        raise web.HTTPForbidden(text="您的角色不能查看消息队列。")
-    async with svc.db.read() as conn:
-        rows = await draft_store.list_drafts(conn, limit=200)
-    return render_page(request, "queue.html", user=sess.user, csrf=sess.csrf, drafts=rows)
+    sess = await require_permission(request, "view", "查看消息队列")
+    pending, recent = await _queue_rows(request)
+    return render_page(request, "queue.html", sess, pending=pending, recent=recent, now=service(request).clock.now())
 
 
-async def _draft_page(request: web.Request, sess: user_store.Session, draft_id: int, *, flash: str | None = None,
-                      flash_kind: str | None = None, status: int = 200) -> web.Response:
-    svc = service(request)
-    async with svc.db.read() as conn:
-        record = await draft_store.get(conn, draft_id)
-        if record is None:
-            raise web.HTTPNotFound(text=f"没有编号为 {draft_id} 的消息。")
-        alert_row = await alert_store.get(conn, record.row.alert_id) if record.row.alert_id else None
-        counts = await count_for_draft(conn, draft_id)
-    signature = svc.settings.service.sms.signature
-    return render_page(
-        request, "draft.html", status=status, user=sess.user, csrf=sess.csrf, d=record.row,
-        messages=[message_json(m, signature) for m in record.messages], alert=alert_row, counts=counts,
-        policy=svc.policy.verdict(record.row, record.messages).explanation,
-        can_approve=svc.policy.can(sess.user, "approve"), flash=flash, flash_kind=flash_kind,
-    )
-
-
-def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="没有这条消息。") from None
-
-
-@routes.get("/drafts/{id}")
-async def draft_page(request: web.Request) -> web.Response:
-    sess = await require_session(request)
-    if not service(request).policy.can(sess.user, "view"):
-        raise web.HTTPForbidden(text="您的角色不能查看消息。")
-    return await _draft_page(request, sess, _id(request))
-
-
-async def _decide(request: web.Request, act: Any, done: str) -> web.Response:
-    sess = await require_session(request)
-    form = await request.post()
-    check_csrf(sess, str(form.get("csrf", "")))
-    draft_id = _id(request)
-    try:
-        await act(sess.user, draft_id, form)
-    except NotFound:
-        raise web.HTTPNotFound(text=f"没有编号为 {draft_id} 的消息。") from None
-    except (Refused, TransitionError) as exc:
-        status = exc.status if isinstance(exc, Refused) else 409
-        return await _draft_page(request, sess, draft_id, flash=f"未执行：{exc}", flash_kind="error", status=status)
-    return await _draft_page(request, sess, draft_id, flash=done)
-
-
-@routes.post("/drafts/{id}/approve")
-async def approve(request: web.Request) -> web.Response:
-    svc = service(request)
-
-    async def act(user: Any, draft_id: int, form: Any) -> None:
-        await svc.actions.approve(user, draft_id, origin=f"console:{client_origin(request)}")
-        wake = request.app.get(_wake_key())
-        if wake is not None:
-            wake()
-
-    return await _decide(request, act, "已批准，正在发送。")
-
-
-@routes.post("/drafts/{id}/reject")
-async def reject(request: web.Request) -> web.Response:
-    svc = service(request)
-
-    async def act(user: Any, draft_id: int, form: Any) -> None:
-        await svc.actions.reject(user, draft_id, str(form.get("reason", "")), origin=f"console:{client_origin(request)}")
-
-    return await _decide(request, act, "已驳回。")
-
-
-def _wake_key() -> web.AppKey:
-    from alerts.web.api import OUTBOX_WAKE_KEY
-
-    return OUTBOX_WAKE_KEY
+@routes.get("/queue/items")
+async def queue_items(request: web.Request) -> web.Response:
+    """The queue's list alone, for the page's short-polling refresh (console.js)."""
+    sess = await require_permission(request, "view", "查看消息队列")
+    pending, recent = await _queue_rows(request)
+    return render_page(request, "_queue_items.html", sess, pending=pending, recent=recent,
+                       now=service(request).clock.now())
