@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 XML_SUFFIXES = (".xml", ".cap", ".atom", ".rss")
+log = logging.getLogger("alerts.feeds")
 
 
 @dataclass(frozen=True)
@@ -20,13 +22,46 @@ class Document:
 
 
 def directory_documents(path: Path, max_bytes: int) -> Iterator[Document]:
-    """Every alert file in a directory, keyed by name and content hash (a changed file is new)."""
+    """Every alert file in a directory, keyed by name and content hash (a changed file is new).
+
+    A dropped Atom/RSS file gives one document per entry that embeds CAP (keyed by entry, so a
+    feed file rewritten with one more entry adds only that one); linked documents are not
+    fetched from a directory source. Anything else is passed on as it is, so that a broken
+    file is kept with its reason by the pipeline.
+    """
     for file in sorted(path.iterdir()):
         if not file.is_file() or file.suffix.lower() not in XML_SUFFIXES:
             continue
         data = file.read_bytes()[: max_bytes + 1]
+        entries = _feed_entries(file, data)
+        if entries is not None:
+            yield from entries
+            continue
         digest = hashlib.sha256(data).hexdigest()[:16]
         yield Document(key=f"{file.name}:{digest}", origin=str(file), data=data)
+
+
+def _feed_entries(file: Path, data: bytes) -> list[Document] | None:
+    """The embedded CAP documents of a feed file; None when the file is not a sound feed."""
+    from alerts.feeds.index import parse_index
+    from alerts.feeds.poller import FEED_ROOTS, entry_key, root_name
+    from alerts.feeds.safexml import Rejected
+
+    if root_name(data) not in FEED_ROOTS:
+        return None
+    try:
+        index = parse_index(data)
+    except Rejected:
+        return None
+    docs = []
+    for entry in index.entries:
+        if entry.cap_xml is not None:
+            docs.append(Document(key=f"{file.name}#{entry_key(entry)}", origin=f"{file}#{entry.entry_id}",
+                                 data=entry.cap_xml))
+        else:
+            log.info("%s: entry %s has no embedded CAP; a directory source does not fetch links", file,
+                     entry.entry_id)
+    return docs
 
 
 _TIME = re.compile(rb"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})([+-]\d{2}:\d{2})")
@@ -59,5 +94,5 @@ def shift_times(data: bytes, now: datetime) -> bytes:
 def demo_documents(path: Path, now: datetime, max_bytes: int) -> Iterator[Document]:
     """The demo samples, re-timed to now; the key stays the file name so each replays once."""
     for doc in directory_documents(path, max_bytes):
-        name = doc.key.split(":")[0]
+        name = doc.key if "#" in doc.key else doc.key.rsplit(":", 1)[0]  # a feed entry, or a file by name
         yield Document(key=f"demo:{name}", origin=doc.origin, data=shift_times(doc.data, now))
