@@ -13,12 +13,11 @@ import click
 
 from alerts.cli.common import config_option, fail, settings_or_exit
 from alerts.feeds.cap import parse_alert
-from alerts.feeds.index import FEED_LIMITS, parse_index
-from alerts.feeds.safexml import Rejected, parse_xml
+from alerts.feeds.index import parse_index
+from alerts.feeds.poller import FEED_ROOTS, root_name
+from alerts.feeds.safexml import Rejected
 from alerts.hazards import DEFAULT_PATH, HazardConfigError, HazardTable
 from alerts.model import Alert
-
-FEED_ROOTS = ("feed", "rss", "RDF")
 
 
 @dataclass
@@ -31,18 +30,10 @@ class Read:
     rejected: list[str] = field(default_factory=list)
 
 
-def _root_name(data: bytes) -> str | None:
-    try:
-        tag = parse_xml(data, FEED_LIMITS).tag
-    except Rejected:
-        return None  # parse_alert gives the reason a reader needs
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else None
-
-
 def read_document(path: str, data: bytes, hazards: HazardTable) -> Read:
     """Parse one CAP document or index feed. Linked CAP documents are not fetched (offline by design)."""
     out = Read(path)
-    if _root_name(data) not in FEED_ROOTS:
+    if root_name(data) not in FEED_ROOTS:  # not a sound feed: parse_alert gives the reason
         try:
             out.alerts.append((path, hazards.normalise(parse_alert(data))))
         except Rejected as exc:
