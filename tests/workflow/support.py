@@ -20,6 +20,7 @@ SAMPLE = ROOT / "alerts/demo/samples/constructed-gaoping-rainstorm-orange.gbt359
 # Five minutes after the sample's issue time (05:30 Asia/Shanghai).
 START = datetime(2026, 7, 11, 21, 35, tzinfo=UTC)
 COLOURS = {"blue": "Blue", "yellow": "Yellow", "orange": "Orange", "red": "Red"}
+GRADES = {"blue": "[Ⅳ级/一般]", "yellow": "[Ⅲ级/较重]", "orange": "[Ⅱ级/严重]", "red": "[Ⅰ级/特别严重]"}
 LEVEL_WORDS = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
 
 PASSWORDS = {name: f"{name}-password-1" for name in
@@ -42,7 +43,7 @@ def sample_alert(*, level: str = "orange", identifier: str = "14058141600000_202
     """The demo rainstorm sample, at another level, identity, status or expiry."""
     text = SAMPLE.read_text(encoding="utf-8")
     text = text.replace("<severity>Orange</severity>", f"<severity>{COLOURS[level]}</severity>")
-    text = text.replace("暴雨橙色预警", f"暴雨{LEVEL_WORDS[level]}预警")
+    text = text.replace("暴雨橙色预警", f"暴雨{LEVEL_WORDS[level]}预警").replace("[Ⅱ级/严重]", GRADES[level])
     text = text.replace("14058141600000_20260712053000", identifier)
     text = text.replace("<status>Actual</status>", f"<status>{status}</status>")
     text = text.replace("<msgType>Alert</msgType>", f"<msgType>{msg_type}</msgType>"
