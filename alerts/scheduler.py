@@ -55,12 +55,18 @@ class Background:
 
         self.scheduler.add_job(Escalator(self.service, wake=self.outbox_wakeup.set).run_once, "interval", seconds=30,
                                id="escalation", max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
-        self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=30, id="reclaim", max_instances=1,
-                               coalesce=True, next_run_time=self.service.clock.now())
+        # A lease cannot expire sooner than lease_seconds, so checking more often than that is wasted work.
+        reclaim_every = min(30.0, settings.channels.outbox.lease_seconds)
+        self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=reclaim_every, id="reclaim",
+                               max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
         # Campaigns: one job per calendar rule plus a sweep (catch-up, deferred retries, reload).
         from alerts.campaigns.scheduling import install as install_campaigns
 
         self.campaigns = install_campaigns(self.service, self.scheduler)
+        # Retention: old raw inputs, deliveries and provider attempts pruned (retention.yaml); never the audit log.
+        from alerts.retention import schedule as schedule_retention
+
+        schedule_retention(self.service, self.scheduler)
         self.scheduler.start()
         self._outbox_task = asyncio.create_task(self.outbox_loop(), name="outbox")
 
