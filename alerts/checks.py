@@ -82,6 +82,10 @@ def run_checks(settings: Settings) -> list[str]:
     except ConfigError as exc:
         return problems + exc.lines
     known = {t.id for t in library.templates}
+    for j, hazard in enumerate(routes.defaults.match.hazard):
+        if hazard_keys is not None and hazard not in hazard_keys:
+            problems.append(f"{cfg / 'routes.yaml'}: defaults.match.hazard[{j}]: {hazard!r} — unknown hazard; "
+                            f"expected one of hazards.yaml: {', '.join(sorted(hazard_keys))}")
     problems.extend(route_problems(
         routes.routes, cfg / "routes.yaml", hazards=hazard_keys if hazard_keys is not None else set(default_hazards()),
         templates=known, audiences=set(AUDIENCES), channels=set(CHANNELS)))

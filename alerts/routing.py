@@ -15,6 +15,8 @@ from alerts.model import Alert, level_rank
 from alerts.settings import ConfigError, describe_validation_error
 from alerts.settings.routes import Match, Route, RoutesConfig, Yield
 
+ROOT = "(defaults)"  # how the root's own conditions are shown among the matched routes
+
 
 @dataclass
 class Matched:
@@ -69,6 +71,11 @@ class Router:
     def plan(self, alert: Alert, *, stage: str | None = None) -> Plan:
         """Walk the tree. `stage` overrides the yields' stage (e.g. all_clear for a Cancel)."""
         plan = Plan(areas=self.areas.covered(alert))
+        ok, why = matches(self.config.defaults.match, alert, plan.areas)
+        if not ok:
+            return plan  # outside what the root accepts: no route is even considered
+        if why != ["matches everything"]:
+            plan.matched.append(Matched(route=ROOT, why=why))
         self._walk(self.config.routes, alert, plan, prefix="", stage=stage)
         seen: set[tuple[str, str, str]] = set()
         unique = []
@@ -100,18 +107,19 @@ class Router:
     def _yield(self, route: str, y: Yield, alert: Alert, plan: Plan, stage: str | None) -> None:
         level = alert.level.value if alert.level else None
         use_stage = stage or y.stage
+        language = y.language or self.config.defaults.language
         template = y.template or self.templates.find(
             hazard=alert.hazard, level=level, audience=y.audience, channel=y.channel,
-            stage=use_stage, language=y.language,
+            stage=use_stage, language=language,
         )
         if template is None:
             plan.problems.append(
                 f"route {route}: no {use_stage} template for hazard={alert.hazard} level={level} "
-                f"audience={y.audience} channel={y.channel} language={y.language}"
+                f"audience={y.audience} channel={y.channel} language={language}"
             )
-            plan.gaps.append((route, use_stage, alert.hazard, level, y.audience, y.channel, y.language))
+            plan.gaps.append((route, use_stage, alert.hazard, level, y.audience, y.channel, language))
             return
-        plan.drafts.append(Planned(route, template, y.audience, y.channel, use_stage, y.language, plan.areas))
+        plan.drafts.append(Planned(route, template, y.audience, y.channel, use_stage, language, plan.areas))
 
 
 def matches(m: Match, alert: Alert, areas: list[str], now: datetime | None = None) -> tuple[bool, list[str]]:
@@ -147,6 +155,10 @@ def matches(m: Match, alert: Alert, areas: list[str], now: datetime | None = Non
         if not any(alert.sender.startswith(s[:-1]) if s.endswith("*") else alert.sender == s for s in m.sender):
             return False, []
         why.append(f"sender {alert.sender}")
+    if m.source:
+        if not any(alert.source.startswith(s[:-1]) if s.endswith("*") else alert.source == s for s in m.source):
+            return False, []
+        why.append(f"source {alert.source}")
     if m.area_prefix:
         hits = [a for a in areas if any(a.startswith(p) for p in m.area_prefix)]
         if not hits:

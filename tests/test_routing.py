@@ -78,8 +78,8 @@ def audiences(plan: Any) -> set[str]:
 def test_orange_reaches_enterprises_and_yellow_does_not(service: Service) -> None:
     orange = plan_of(service, variant("o1"))
     yellow = plan_of(service, variant("y1", level="yellow"))
-    assert [m.route for m in orange.matched] == ["warnings", "warnings.severe"]
-    assert [m.route for m in yellow.matched] == ["warnings", "warnings.routine"]
+    assert [m.route for m in orange.matched] == ["(defaults)", "warnings", "warnings.severe"]
+    assert [m.route for m in yellow.matched] == ["(defaults)", "warnings", "warnings.routine"]
     assert audiences(orange) == {"residents", "schools", "enterprises", "villages"}
     assert audiences(yellow) == {"residents", "schools", "villages"}
     assert {d.template for d in orange.drafts if d.channel == "sms"} == {"rainstorm.orange.residents.sms"}
@@ -227,3 +227,79 @@ async def test_a_draft_expires_with_its_alert(service: Service) -> None:
     assert record is not None
     expected = datetime(2026, 7, 12, 17, 30, tzinfo=SHANGHAI)
     assert abs(record.row.expires_at - expected) < timedelta(seconds=1)
+
+
+# --- coverage: every CMA signal level is routed to reviewed texts that fit ------------------------
+
+CMA_SIGNALS = {
+    "typhoon": "blue yellow orange red", "rainstorm": "blue yellow orange red",
+    "blizzard": "blue yellow orange red", "cold_wave": "blue yellow orange red",
+    "gale": "blue yellow orange red", "sandstorm": "yellow orange red", "heat": "yellow orange red",
+    "drought": "orange red", "lightning": "yellow orange red", "hail": "orange red",
+    "frost": "blue yellow orange", "fog": "yellow orange red", "haze": "yellow orange red",
+    "road_icing": "yellow orange red",
+}
+
+
+def as_hazard(service: Service, hazard: str, level: str, msg_type: str = "Alert") -> Any:
+    """The Gaoping sample alert (its issuer, times and townships) as another hazard and level."""
+    from alerts.model import Level
+
+    alert = service.hazards.normalise(parse_alert(ALERT))
+    infos = [i.model_copy(update={"hazard": hazard, "level": Level(level)}) for i in alert.infos]
+    return alert.model_copy(update={"infos": infos, "msg_type": msg_type})
+
+
+def test_every_cma_signal_level_routes_to_a_reviewed_residents_sms_and_schools_notice_that_fit(
+        service: Service) -> None:
+    from alerts.content.sms import check
+
+    missing: list[str] = []
+    for hazard, levels in CMA_SIGNALS.items():
+        for level in levels.split():
+            alert = as_hazard(service, hazard, level)
+            plan = service.route(alert)
+            wanted = [d for d in plan.drafts if (d.audience, d.channel) in (("residents", "sms"), ("schools", "notice"))]
+            if len(wanted) != 2 or plan.problems:
+                missing.append(f"{hazard} {level}: {[(d.audience, d.channel) for d in plan.drafts]} {plan.problems}")
+                continue
+            items, problems = service.drafter.render_planned(alert, wanted, service.clock.now())
+            assert not problems, problems
+            for item in items:
+                assert item.template_reviewed, f"{item.template_id} is not reviewed"
+                if item.channel == "sms":
+                    assert check(item.text, service.sms_rules) == [], (item.template_id, item.text)
+    assert missing == []
+
+
+def test_every_cma_signal_cancel_routes_to_a_reviewed_all_clear_sms(service: Service) -> None:
+    for hazard, levels in CMA_SIGNALS.items():
+        plan = service.route(as_hazard(service, hazard, levels.split()[-1], msg_type="Cancel"))
+        assert [(d.audience, d.channel, d.stage) for d in plan.drafts] == [("residents", "sms", "all_clear")], hazard
+
+
+# --- the root and the remaining match keys -------------------------------------------------------
+
+
+def test_the_root_defaults_apply_to_every_route_and_give_the_language(service: Service) -> None:
+    from alerts.routing import Router
+    from alerts.settings.routes import RoutesConfig
+
+    config = RoutesConfig.model_validate({
+        "defaults": {"match": {"months": [1]}, "language": "en"},
+        "routes": [{"name": "all", "yields": [{"audience": "residents", "channel": "sms"}]}]})
+    router = Router(config, service.areas, service.router.templates)
+    alert = service.hazards.normalise(parse_alert(ALERT))  # sent in July
+    assert router.plan(alert).matched == []
+    config = RoutesConfig.model_validate({
+        "defaults": {"match": {"months": [7]}, "language": "en"},
+        "routes": [{"name": "all", "yields": [{"audience": "residents", "channel": "sms"}]}]})
+    plan = Router(config, service.areas, service.router.templates).plan(alert)
+    assert [m.route for m in plan.matched] == ["(defaults)", "all"]
+    assert [(d.template, d.language) for d in plan.drafts] == [("rainstorm.orange-red.residents.sms.en", "en")]
+
+
+def test_source_matches_the_issuing_system(service: Service) -> None:
+    alert = service.hazards.normalise(parse_alert(ALERT)).model_copy(update={"source": "CMA-CAP-Jincheng"})
+    assert matches(Match(source=["CMA-CAP-*"]), alert, []) == (True, ["source CMA-CAP-Jincheng"])
+    assert matches(Match(source=["NMC"]), alert, [])[0] is False

@@ -19,6 +19,7 @@ class Match(Section):
     status: list[Literal["Actual", "Exercise", "System", "Test", "Draft"]] = Field(default_factory=list)
     msg_type: list[Literal["Alert", "Update", "Cancel", "Ack", "Error"]] = Field(default_factory=list)
     sender: list[str] = Field(default_factory=list)  # exact sender strings, or "prefix*"
+    source: list[str] = Field(default_factory=list)  # CAP <source> (the issuing system), exact or "prefix*"
     area_prefix: list[str] = Field(default_factory=list)  # geocode prefixes, e.g. "140581101"
     months: list[int] = Field(default_factory=list)  # 1..12, in Asia/Shanghai
 
@@ -27,7 +28,7 @@ class Yield(Section):
     audience: str
     channel: Literal["sms", "notice", "im", "voice", "email"]
     stage: Literal["warning", "update", "all_clear", "seasonal", "preparedness"] = "warning"
-    language: str = "zh-CN"
+    language: str | None = None  # default: the root `defaults.language`
     template: str | None = None  # an explicit template id; otherwise the library picks by metadata
 
 
@@ -40,6 +41,14 @@ class Route(Section):
     continue_: bool = Field(False, alias="continue")
 
 
+class Defaults(Section):
+    """The root of the tree: what every route also requires, and what yields inherit."""
+
+    match: Match = Match()
+    language: str = "zh-CN"
+
+
 class RoutesConfig(Section):
     # Exercise and Test alerts are routed like real ones but reach only the test audience.
+    defaults: Defaults = Defaults()
     routes: list[Route]
