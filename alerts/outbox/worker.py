@@ -78,13 +78,19 @@ class Worker:
 
     async def run_once(self, max_batches: int | None = None) -> BatchResult:
         """Send what is due with several batches in progress; return when nothing is due, after
-        `max_batches`, or after a short round (so a stop request is heard soon)."""
+        `max_batches`, or after a short round (so that a stop request is heard soon)."""
+        total = await self._lanes(max_batches, deadline=time.monotonic() + self.round_seconds)
+        if total.claimed == 0 or time.monotonic() - self._last_close > 2.0:
+            await self.close_finished_drafts()
+        return total
+
+    async def _lanes(self, max_batches: int | None, deadline: float | None) -> BatchResult:
+        """Lanes claim, send and record independently; they meet only at the end."""
         total = BatchResult()
-        deadline = time.monotonic() + self.round_seconds
-        budget = [max_batches if max_batches is not None else 1_000_000]
+        budget = [max_batches if max_batches is not None else 1_000_000_000]
 
         async def lane() -> None:
-            while budget[0] > 0 and time.monotonic() < deadline:
+            while budget[0] > 0 and (deadline is None or time.monotonic() < deadline):
                 budget[0] -= 1
                 result = await self._cycle()
                 total.add(result)
@@ -92,8 +98,6 @@ class Worker:
                     return
 
         await asyncio.gather(*(lane() for _ in range(self.config.outbox.lanes)))
-        if total.claimed == 0 or time.monotonic() - self._last_close > 2.0:
-            await self.close_finished_drafts()
         return total
 
     async def _cycle(self) -> BatchResult:
@@ -195,13 +199,6 @@ class Worker:
 
     async def drain(self, max_batches: int = 100_000) -> BatchResult:
         """Burst mode: send until nothing is due (tests and `alerts outbox drain`)."""
-        total = BatchResult()
-        remaining = max_batches
-        while remaining > 0:
-            r = await self.run_once(max_batches=remaining)
-            total.add(r)
-            remaining -= max(1, (r.claimed + self.config.outbox.batch_size - 1) // self.config.outbox.batch_size)
-            if r.claimed == 0:
-                break
+        total = await self._lanes(max_batches, deadline=None)
         await self.close_finished_drafts()
         return total

@@ -53,7 +53,11 @@ class Finished:
 
 
 async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Claimed]:
-    """Claim up to `limit` due deliveries, marking them in flight before any provider is called."""
+    """Claim up to `limit` due deliveries, marking them in flight before any provider is called.
+
+    One UPDATE ... RETURNING takes the rows (PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never
+    claim the same row); one more query reads their messages' texts, usually a single row.
+    """
     due = (
         select(deliveries.c.id)
         .where(and_(deliveries.c.state == "queued", deliveries.c.next_attempt_at <= now))
@@ -64,30 +68,28 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
     )
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = [r.id for r in await conn.execute(due)]
-    if not ids:
-        return []
-    await conn.execute(
+    taken = (await conn.execute(
         update(deliveries)
-        .where(and_(deliveries.c.id.in_(ids), deliveries.c.state == "queued"))
+        .where(and_(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.state == "queued"))
         .values(state="in_flight", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
                 attempts=deliveries.c.attempts + 1, updated_at=now)
-    )
-    rows = await conn.execute(
-        select(deliveries.c.id, deliveries.c.message_id, deliveries.c.channel, deliveries.c.address,
-               deliveries.c.attempts, deliveries.c.expires_at, deliveries.c.in_doubt, deliveries.c.recipient_key,
-               messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
+        .returning(deliveries.c.id, deliveries.c.message_id, deliveries.c.channel, deliveries.c.address,
+                   deliveries.c.attempts, deliveries.c.expires_at, deliveries.c.in_doubt, deliveries.c.recipient_key,
+                   deliveries.c.priority)
+    )).all()
+    if not taken:
+        return []
+    meta = {r.id: r for r in await conn.execute(
+        select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
                drafts.c.state.label("draft_state"))
-        .join(messages, messages.c.id == deliveries.c.message_id)
         .join(drafts, drafts.c.id == messages.c.draft_id)
-        .where(and_(deliveries.c.id.in_(ids), deliveries.c.lease_owner == owner, deliveries.c.state == "in_flight"))
-        .order_by(deliveries.c.priority.desc(), deliveries.c.id)
-    )
-    return [
-        Claimed(r.id, r.message_id, r.draft_id, r.channel, r.address, r.text, r.attempts, r.expires_at,
-                r.exercise, r.draft_state, r.in_doubt, r.recipient_key, r.kind)
-        for r in rows
-    ]
+        .where(messages.c.id.in_({r.message_id for r in taken})))}
+    out = []
+    for r in sorted(taken, key=lambda r: (-r.priority, r.id)):
+        m = meta[r.message_id]
+        out.append(Claimed(r.id, r.message_id, m.draft_id, r.channel, r.address, m.text, r.attempts, r.expires_at,
+                           m.exercise, m.draft_state, r.in_doubt, r.recipient_key, m.kind))
+    return out
 
 
 _PROVIDER_STATUS = deliveries.c.provider_status
