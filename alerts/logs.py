@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Belt and braces: anything that looks like a full phone number is masked before it is written.
-_PHONE = re.compile(r"(\+?86)?(1[3-9]\d)(\d{4})(\d{4})")
+_PHONE = re.compile(r"(?<![\d.])(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 # Other E.164 numbers: the first two and last four digits stay, as recipients.mask_phone shows them.
 _E164 = re.compile(r"\+(?!86)(\d{2})(\d{3,9})(\d{4})\b")
 # Secrets that can slip into messages: bearer tokens, passwords in URLs, Twilio basic auth.

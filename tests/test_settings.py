@@ -97,3 +97,12 @@ def test_help_lists_only_working_commands() -> None:
     from alerts.cli import cli
 
     assert listed == set(cli.commands)
+
+
+def test_relative_sqlite_path_in_service_yaml_is_relative_to_the_config_folder(config_dir: Path) -> None:
+    _edit(config_dir / "service.yaml", f"database_url: sqlite:///{config_dir.parent / 'var' / 'alerts.db'}",
+          "database_url: sqlite:///../var/alerts.db")
+    settings = load_settings(config_dir, env={})
+    assert settings.database_url == f"sqlite:///{(config_dir.parent / 'var' / 'alerts.db').resolve()}"
+    # The environment variable is taken as given (relative to where the command runs).
+    assert load_settings(config_dir, env={"ALERTS_DATABASE_URL": "sqlite:///x.db"}).database_url == "sqlite:///x.db"

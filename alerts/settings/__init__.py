@@ -193,7 +193,7 @@ def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> 
         raise ConfigError(problems)
     environ = dict(os.environ if env is None else env)
     service: ServiceConfig = loaded["service.yaml"]
-    db_url = environ.get("ALERTS_DATABASE_URL") or service.database_url
+    db_url = environ.get("ALERTS_DATABASE_URL") or _relative_to(config_dir, service.database_url)
     settings = Settings(
         config_dir=config_dir.resolve(),
         service=service,
@@ -209,6 +209,14 @@ def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> 
     if cross:
         raise ConfigError(cross)
     return settings
+
+
+def _relative_to(config_dir: Path, url: str) -> str:
+    """A relative SQLite path in service.yaml means relative to the config folder, like every other path."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not Path(url[len(prefix):]).is_absolute():
+        return prefix + str((config_dir / url[len(prefix):]).resolve())
+    return url
 
 
 def cross_check(settings: Settings) -> list[str]:

@@ -52,3 +52,10 @@ def test_an_id_adapter_adds_ids_to_every_line_and_refuses_unknown_fields(caplog:
     assert caplog.records[-1].draft_id == 5 and caplog.records[-1].alert_id == 3  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="unknown log id"):
         ids(logging.getLogger("x"), phone="+8613900000000")
+
+
+def test_scrub_leaves_alert_identifiers_alone_but_masks_phone_numbers() -> None:
+    from alerts.logs import scrub
+
+    line = "alert 14058141600000_20260712053000 to +8613800138000 and 13800138001"
+    assert scrub(line) == "alert 14058141600000_20260712053000 to +86138****8000 and 138****8001"
