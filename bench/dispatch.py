@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout
@@ -120,13 +121,15 @@ async def worker_path(url: str, base: str, count: int) -> dict[str, Any]:
 async def bare_path(base: str, count: int) -> float:
     """The same POSTs (form body, basic auth) with nothing but aiohttp and a semaphore."""
     endpoint = f"{base}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-    headers = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN), "Accept": "application/json"}
+    headers = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN), "Accept": "application/json",
+               "Content-Type": "application/x-www-form-urlencoded"}
     sem = asyncio.Semaphore(CONCURRENCY)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
         async def one(i: int) -> None:
             form = {"To": f"+86139{i:08d}", "Body": TEXT, "MessagingServiceSid": MESSAGING_SERVICE_SID,
                     "StatusCallback": f"https://alerts.example.cn/hooks/twilio/status?d={i}"}
-            async with sem, http.post(endpoint, data=form, headers=headers) as r:
+            # Encoded up front, the cheapest way to send a form (the worker path does the same).
+            async with sem, http.post(endpoint, data=urlencode(form).encode(), headers=headers) as r:
                 await r.read()
                 assert r.status == 201
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -65,6 +65,10 @@ class RebasedHttpClient(AsyncTwilioHttpClient):
                       auth: tuple[str, str] | None = None, timeout: float | None = None,
                       allow_redirects: bool = False) -> Response:
         self._ensure_session()
+        if isinstance(data, dict) and method.upper() in ("POST", "PUT"):
+            # Encoded here in one call: aiohttp would build a multipart-capable FormData per request
+            # (a uuid, a writer, a check per field) only to produce these same bytes.
+            data = urlencode(data, doseq=True).encode()  # type: ignore[assignment]
         if auth is not None:
             # The header once per credential pair, instead of aiohttp's deprecated BasicAuth per request.
             if self._auth_for != auth:
@@ -81,6 +85,22 @@ class RebasedHttpClient(AsyncTwilioHttpClient):
 
     def log_response(self, status_code: int, response: Any) -> None:
         return None
+
+
+class CachingClient(Client):
+    """The library's Client, with its constant request headers computed once per header set: the
+    stock version asks the platform module for the OS, machine and Python version on every request."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._header_cache: dict[tuple[str, frozenset[tuple[str, str]]], dict[str, str]] = {}
+
+    def get_headers(self, method: str, headers: dict[str, str] | None) -> dict[str, str]:
+        key = (method, frozenset((headers or {}).items()))
+        cached = self._header_cache.get(key)
+        if cached is None:
+            cached = self._header_cache[key] = super().get_headers(method, dict(headers or {}))
+        return dict(cached)  # the caller adds Authorization to its own copy
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -114,7 +134,7 @@ class TwilioSmsChannel:
         self.messaging_service_sid = messaging_service_sid
         self.signature = signature
         self.http = RebasedHttpClient(api_base_url, timeout=timeout, connections=concurrency)
-        self.client = Client(account_sid, auth_token, http_client=self.http)
+        self.client = CachingClient(account_sid, auth_token, http_client=self.http)
         # With a Messaging Service, Twilio picks the number; the service as a whole is one sender.
         self.pool = SenderPool([messaging_service_sid] if messaging_service_sid else list(senders),
                                messages_per_second, burst)
