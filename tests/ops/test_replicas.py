@@ -42,7 +42,9 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason="the multi-replica test needs
                                 "ALERTS_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test")
 
 RESIDENTS = 3000
-LEASE_SECONDS = 4
+# Short, so the killed replica's rows come back within a test's patience; long enough that a live replica on
+# a busy CI machine never loses a lease mid-batch (that would be a real, if policy-allowed, duplicate).
+LEASE_SECONDS = 15
 
 
 @dataclass
