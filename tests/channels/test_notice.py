@@ -112,3 +112,36 @@ async def test_printable_notice_renders_to_one_clean_a4_page_in_chromium(
     assert box is not None
     width, height = float(box.group(1)), float(box.group(2))
     assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2  # A4 in points
+
+
+async def test_a_notice_longer_than_one_sheet_flows_onto_a_second_page_instead_of_being_cut(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("the browser test needs /usr/bin/chromium, which is not installed here")
+    from datetime import UTC, datetime
+
+    from playwright.async_api import async_playwright
+
+    from alerts.channels.notice import Published
+
+    paragraphs = [f"第{i}条：雨天远离河道、沟渠和积水处，不蹚水过路，山区注意山洪和滑坡的前兆。" for i in range(1, 41)]
+    p = Published(message_id=9, draft_id=1, text="\n".join(paragraphs), audience="villages", channel="notice",
+                  language="zh-CN", areas=[], kind="warning", state="sent", hazard="rainstorm", level="red",
+                  exercise=False, decided_at=datetime(2026, 7, 12, 0, 0, tzinfo=UTC),
+                  created_at=datetime(2026, 7, 12, 0, 0, tzinfo=UTC), expires_at=None, alert=None, alert_scope=None)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": A4_PX[0], "height": A4_PX[1]})
+            await page.set_content(render_notice(p, issuer="高平市应急科普预警服务"), wait_until="load")
+            await page.emulate_media(media="print")
+            pdf = await page.pdf(prefer_css_page_size=True, print_background=True)
+            # Every paragraph is laid out inside the sheet: nothing is clipped by the page box.
+            clipped = await page.evaluate("""() => {
+                const sheet = document.querySelector('.sheet').getBoundingClientRect();
+                return [...document.querySelectorAll('.body p, footer')].some(
+                    el => el.getBoundingClientRect().bottom > sheet.bottom + 1);
+            }""")
+        finally:
+            await browser.close()
+    assert not clipped
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 2
