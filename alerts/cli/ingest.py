@@ -129,13 +129,27 @@ def _draft_lines(plan_doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a directory stands for the alert and feed files in it."""
+    from alerts.feeds.sources import XML_SUFFIXES
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in XML_SUFFIXES)
+        else:
+            out.append(path)
+    return out
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert on stdout.")
 @click.option("--dry-run", is_flag=True, help="Also show the drafts routing would create (no database needed).")
 @config_option
 def ingest(paths: tuple[Path, ...], as_json: bool, dry_run: bool, config_dir: Path) -> None:
-    """Parse CAP files and Atom/RSS feeds offline; a rejected input is named with its reason (exit 1).
+    """Parse CAP files and Atom/RSS feeds (or directories of them) offline; a rejected input is named
+    with its reason (exit 1).
 
     Feeds: entries that embed CAP are parsed; linked CAP documents are not fetched here.
     """
@@ -154,7 +168,7 @@ def ingest(paths: tuple[Path, ...], as_json: bool, dry_run: bool, config_dir: Pa
         except LibraryError as exc:
             fail(exc.problems)
     status = 0
-    for path in paths:
+    for path in _expand(paths):
         try:
             data = path.read_bytes()
         except OSError as exc:

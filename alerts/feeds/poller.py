@@ -68,6 +68,15 @@ class PollReport:
     error: str | None = None
 
 
+def shown(url: str) -> str:
+    """A URL fit for logs and the feeds table: any user:password@ part is removed."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if sep and "@" in host:
+        return f"{scheme}://{host.rsplit('@', 1)[1]}{slash}{path}"
+    return url
+
+
 def root_name(data: bytes) -> str | None:
     """Local name of the document's root element, or None when it is not sound XML."""
     try:
@@ -81,14 +90,14 @@ async def fetch(session: aiohttp.ClientSession, url: str, *, headers: Mapping[st
                 max_bytes: int, max_redirects: int) -> Fetched:
     """GET with bounded redirects, time and size; the size limit applies after gzip is undone."""
     if not url.startswith(("http://", "https://")):
-        raise FetchError(f"{url!r} is not an http(s) URL; only http and https are fetched", permanent=True)
+        raise FetchError(f"{shown(url)!r} is not an http(s) URL; only http and https are fetched", permanent=True)
     try:
         # aiohttp raises once the count of redirects *reaches* max_redirects, and treats 0 as
         # "no limit"; so N allowed redirects is N + 1 there, and 0 means not following at all.
         async with session.get(url, headers=dict(headers), allow_redirects=max_redirects > 0,
                                max_redirects=max_redirects + 1,
                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            final = str(resp.url)
+            final = shown(str(resp.url))
             if resp.status == 304:
                 return Fetched(304, b"", final, resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
             if resp.status >= 400:
@@ -96,7 +105,7 @@ async def fetch(session: aiohttp.ClientSession, url: str, *, headers: Mapping[st
                 permanent = 400 <= resp.status < 500 and resp.status not in (408, 429)
                 raise FetchError(f"HTTP {resp.status} {resp.reason or ''} from {final}".strip(), permanent=permanent)
             if 300 <= resp.status < 400:
-                raise FetchError(f"too many redirects from {url} (more than {max_redirects})")
+                raise FetchError(f"too many redirects from {shown(url)} (more than {max_redirects})")
             if resp.status != 200:
                 raise FetchError(f"unexpected HTTP {resp.status} from {final}")
             declared = resp.content_length
@@ -111,13 +120,13 @@ async def fetch(session: aiohttp.ClientSession, url: str, *, headers: Mapping[st
                                      permanent=True, partial=bytes(body[:max_bytes]))
             return Fetched(200, bytes(body), final, resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
     except aiohttp.TooManyRedirects:
-        raise FetchError(f"too many redirects from {url} (more than {max_redirects})") from None
+        raise FetchError(f"too many redirects from {shown(url)} (more than {max_redirects})") from None
     except TimeoutError:
-        raise FetchError(f"timed out after {timeout:g} s fetching {url}") from None
+        raise FetchError(f"timed out after {timeout:g} s fetching {shown(url)}") from None
     except aiohttp.ClientResponseError as exc:
-        raise FetchError(f"bad response from {url}: {exc.message or exc.status}") from None
+        raise FetchError(f"bad response from {shown(url)}: {exc.message or exc.status}") from None
     except aiohttp.ClientError as exc:
-        raise FetchError(f"cannot fetch {url}: {exc.__class__.__name__}: {exc}".rstrip(": ")) from None
+        raise FetchError(f"cannot fetch {shown(url)}: {exc.__class__.__name__}: {exc}".rstrip(": ")) from None
 
 
 def backoff_seconds(feed: FeedSection, failures: int, rng: random.Random) -> float:
@@ -207,7 +216,7 @@ class FeedPoller:
                                   max_bytes=feed.max_feed_bytes, max_redirects=feed.max_redirects)
             except FetchError as exc:
                 if exc.partial:
-                    await self._keep(exc.partial, f"feed {exc.reason}", origin=feed.url or "")
+                    await self._keep(exc.partial, f"feed {exc.reason}", origin=shown(feed.url or ""))
                 return await self._fail(exc.reason)
             if got.status == 304:
                 async with self.service.db.write() as conn:
@@ -293,7 +302,7 @@ class FeedPoller:
                 # A document that can never be read is kept with its reason and not asked for again.
                 if await self._claim(key):
                     report.new_entries += 1
-                    await self._keep(exc.partial, f"linked CAP document: {exc.reason}", origin=entry.cap_link)
+                    await self._keep(exc.partial, f"linked CAP document: {exc.reason}", origin=shown(entry.cap_link))
                     report.rejected.append(f"entry {entry.entry_id}: {exc.reason}")
                 continue
             await self._receive(key, doc.body, doc.url, report)

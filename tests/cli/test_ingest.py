@@ -103,3 +103,13 @@ def test_dry_run_shows_the_drafts_routing_would_create(config_dir: Path) -> None
     code, _, out, _ = ingest("--dry-run", str(CANCEL), config=config_dir)
     assert code == 0 and "route ended" in out and "rainstorm.all_clear.residents.sms" in out
     assert not (config_dir.parent / "var" / "alerts.db").exists()
+
+
+def test_a_directory_stands_for_its_alert_and_feed_files(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(GBT, tmp_path / "a.xml")
+    shutil.copy(CANCEL, tmp_path / "b.cap")
+    (tmp_path / "readme.txt").write_text("not an alert")
+    code, docs, _, _ = ingest("--json", str(tmp_path))
+    assert code == 0 and [d["msg_type"] for d in docs] == ["Alert", "Cancel"]

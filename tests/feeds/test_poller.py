@@ -363,3 +363,10 @@ async def test_a_silent_feed_is_flagged_stale_and_logged_once(server: FeedServer
     assert h.stale and h.consecutive_failures == 1 and "HTTP 503" in h.last_error
     assert sum("is STALE" in r.message for r in caplog.records) == 1
     assert h.silent_seconds is not None and h.silent_seconds > timedelta(seconds=600).total_seconds()
+
+
+def test_credentials_in_a_url_are_never_shown() -> None:
+    from alerts.feeds.poller import shown
+
+    assert shown("https://user:pa55@example.org/feed.atom?x=1") == "https://example.org/feed.atom?x=1"
+    assert shown("http://127.0.0.1:8080/feed") == "http://127.0.0.1:8080/feed"
