@@ -370,3 +370,29 @@ def test_credentials_in_a_url_are_never_shown() -> None:
 
     assert shown("https://user:pa55@example.org/feed.atom?x=1") == "https://example.org/feed.atom?x=1"
     assert shown("http://127.0.0.1:8080/feed") == "http://127.0.0.1:8080/feed"
+
+
+async def test_the_scheduler_polls_http_feeds(server: FeedServer, config_dir: Path, database: Any) -> None:
+    from alerts.clock import Clock
+    from alerts.scheduler import Background
+
+    server.docs = {"a": cap(1), "b": cap(2)}
+    server.entries = ["a", "b"]
+    feeds = config_dir / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: bureau\n    kind: http\n    url: {server.base}/feed.atom\n"
+                     "    interval_seconds: 60\n", encoding="utf-8")
+    svc = Service(load_settings(config_dir, env={}), clock=Clock(), db=database)
+    background = Background(svc)
+    background.start()
+    try:
+        for _ in range(200):  # bounded: at most about 20 s
+            if await count(svc, alerts) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert await count(svc, alerts) == 2
+        assert background.scheduler.get_job("feed:bureau") is not None
+        assert background.scheduler.get_job("feed-staleness") is not None
+    finally:
+        await background.stop(5)
+        for channel in svc.channels.values():
+            await channel.close()
