@@ -148,6 +148,29 @@ async def withdraw(request: web.Request) -> web.Response:
     return await _act(request, lambda d: svc.actions.withdraw(user, d, body.reason, origin=f"api:{client_origin(request)}"))
 
 
+class CorrectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@routes.post("/api/v1/drafts/{id}/correct")
+async def correct(request: web.Request) -> web.Response:
+    """Start a correction of a draft that went out; answers 201 with the new (pending) correction draft."""
+    user = await api_user(request)
+    body: CorrectBody = await _body(request, CorrectBody)
+    svc = service(request)
+    draft_id = _draft_id(request)
+    try:
+        decision = await svc.actions.correct(user, draft_id, body.reason, origin=f"api:{client_origin(request)}")
+    except NotFound as exc:
+        raise json_error(404, str(exc)) from None
+    except TransitionError as exc:
+        raise json_error(409, str(exc)) from None
+    except Refused as exc:
+        raise json_error(exc.status, str(exc)) from None
+    return await _answer(request, decision.draft_id, status=201)
+
+
 @routes.post("/api/v1/alerts")
 async def push_alert(request: web.Request) -> web.Response:
     """Push one CAP (or GB/T profile) XML document; answers 202 with the alert and its drafts."""

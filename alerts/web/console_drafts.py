@@ -19,7 +19,7 @@ from alerts.web.views import message_json
 from alerts.workflow import audit
 from alerts.workflow.actions import NotFound
 from alerts.workflow.policy import Refused
-from alerts.workflow.states import TransitionError
+from alerts.workflow.states import FOLLOW_UP_FROM, TransitionError
 
 routes = web.RouteTableDef()
 
@@ -71,7 +71,7 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
         item = message_json(m, signature)
         item["template_info"] = _template_info(svc, m.template_id)
         messages.append(item)
-    can = {p: svc.policy.can(sess.user, p) for p in ("approve", "reject", "edit", "review_content")}
+    can = {p: svc.policy.can(sess.user, p) for p in ("approve", "reject", "edit", "review_content", "compose")}
     areas = svc.areas.names(sorted({a for m in record.messages for a in (m.areas or [])}))
     return render_page(
         request, "draft.html", sess, status=status, d=d, alert=alert, raw=raw, messages=messages, counts=counts,
@@ -79,7 +79,7 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
         chain=chain, chain_alerts=chain_alerts, can=can, areas=areas, flash=flash, flash_kind=flash_kind,
         may_approve_now=d.state == "pending" and can["approve"] and sess.user.name not in excluded
         and not verdict.needs_expert,
-        test_phones=len(svc.settings.workflow.test_audience.phones),
+        test_phones=len(svc.settings.workflow.test_audience.phones), follow_up=d.state in FOLLOW_UP_FROM,
     )
 
 
@@ -175,6 +175,22 @@ async def withdraw(request: web.Request) -> web.Response:
 
     return await _decide(request, "approve", "停止发送", act,
                          lambda d: f"已停止：{d.deliveries} 条尚未发出的消息不再发送。")
+
+
+@routes.post("/drafts/{id}/correct")
+async def correct(request: web.Request) -> web.Response:
+    svc = service(request)
+    sess, form = await checked_form(request, "compose", "发起更正")
+    draft_id = _id(request)
+    try:
+        decision = await svc.actions.correct(sess.user, draft_id, str(form.get("reason", "")), origin=_origin(request))
+    except NotFound as exc:
+        raise web.HTTPNotFound(text=f"没有这条记录：{exc}") from None
+    except (Refused, TransitionError) as exc:
+        status = exc.status if isinstance(exc, Refused) else 409
+        return await _page(request, sess, draft_id, flash=f"未执行：{exc}", flash_kind="error", status=status)
+    return await _page(request, sess, decision.draft_id,
+                       flash=f"已生成对 #{draft_id} 的更正稿。请修改各条内容，然后交专家审核和审批。")
 
 
 @routes.get("/alerts/{id}/raw")

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from alerts.web.api import EditBody, RejectBody, WithdrawBody
+from alerts.web.api import CorrectBody, EditBody, RejectBody, WithdrawBody
 from alerts.workflow.states import DraftState
 
 routes = web.RouteTableDef()
@@ -138,6 +138,14 @@ def _core() -> dict[str, Any]:
             "/api/v1/drafts/{id}/review": {"post": _action("Expert review of edited texts", "review_content")},
             "/api/v1/drafts/{id}/withdraw": {"post": _action("Stop: what is still queued is not sent", "approve",
                                                              "WithdrawBody")},
+            "/api/v1/drafts/{id}/correct": {"post": {
+                **_action("Start a correction of a draft that went out (a new pending draft linked to it)", "compose",
+                          "CorrectBody"),
+                "responses": {"201": _draft_answer("The new correction draft"), **ERRORS,
+                              "409": _error("Only a sent, partly failed or dispatching draft can be corrected"),
+                              "400": _error("The body is not valid JSON, or no reason"),
+                              "422": _error("The body does not match the schema")},
+            }},
             "/api/v1/alerts": {"post": {
                 "summary": "Push one CAP 1.x or GB/T 35965 XML document", "description": "Needs `push_alerts`.",
                 "requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}},
@@ -169,6 +177,7 @@ def _core() -> dict[str, Any]:
                 "RejectBody": RejectBody.model_json_schema(),
                 "EditBody": EditBody.model_json_schema(),
                 "WithdrawBody": WithdrawBody.model_json_schema(),
+                "CorrectBody": CorrectBody.model_json_schema(),
             },
         },
     }

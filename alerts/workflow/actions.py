@@ -18,7 +18,7 @@ from alerts.store.tables import messages
 from alerts.store.users import User
 from alerts.workflow import audit
 from alerts.workflow.policy import Policy, Refused
-from alerts.workflow.states import TransitionError
+from alerts.workflow.states import FOLLOW_UP_FROM, TransitionError
 
 SYSTEM = "system"
 
@@ -150,6 +150,35 @@ class Actions:
             await audit.append(conn, at=now, actor=user.name, action="draft.reviewed", target=f"draft:{draft_id}",
                                origin=origin, after={"messages": changed})
             return Decision(draft_id, "pending", note="reviewed by an expert")
+
+    async def correct(self, user: User, draft_id: int, note: str, *, origin: str) -> Decision:
+        """Start a correction of a draft that went out: a new pending draft linked to it, in its chain.
+
+        Its texts start as the originals marked 【更正】 for an editor to rewrite; as changed texts they
+        need an expert's review and the normal number of approvers, and the author cannot approve.
+        """
+        if not note.strip():
+            raise Refused("a correction needs a reason (what was wrong), kept on the record", 400)
+        async with self.db.write() as conn:
+            record = await self._load(conn, draft_id)
+            self.policy.require(user, "compose")
+            if record.state not in FOLLOW_UP_FROM:
+                raise TransitionError(record.state, "corrected (only what went out can be corrected)")
+            d = record.row
+            now = self.clock.now()
+            items = [draft_store.NewMessage(route=m.route, template_id=m.template_id, template_hash=m.template_hash,
+                                            template_reviewed=False, audience=m.audience, channel=m.channel,
+                                            language=m.language, areas=list(m.areas or []),
+                                            text=m.text if m.text.startswith("【更正】") else "【更正】" + m.text)
+                     for m in record.messages]
+            new_id = await draft_store.create(conn, alert_id=d.alert_id, kind="correction", hazard=d.hazard,
+                                              level=d.level, group_key=d.group_key, exercise=d.exercise,
+                                              created_by=user.name, at=now, expires_at=d.expires_at, items=items,
+                                              parent_draft_id=d.id)
+            await audit.append(conn, at=now, actor=user.name, action="draft.correction_started",
+                               target=f"draft:{new_id}", origin=origin,
+                               after={"corrects": d.id, "reason": note.strip(), "messages": len(items)})
+            return Decision(new_id, "pending", note=f"correction of draft {d.id}")
 
     async def withdraw(self, user: User, draft_id: int, reason: str, *, origin: str) -> Decision:
         """Operator stop: what is still queued is not sent."""

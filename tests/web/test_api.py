@@ -73,10 +73,29 @@ async def test_withdraw_stops_an_approved_draft(served: Served) -> None:
     assert status == 200 and body["state"] == "withdrawn"
 
 
+async def test_a_correction_of_a_sent_draft_is_a_new_linked_draft_that_needs_review(served: Served) -> None:
+    draft_id = await served.world.ingest()
+    status, body = await _call(served, "POST", f"/api/v1/drafts/{draft_id}/correct", "li.editor",
+                               json={"reason": "区域写错"})
+    assert status == 409 and "pending" in body["error"]  # nothing went out yet: edit or reject instead
+    await _call(served, "POST", f"/api/v1/drafts/{draft_id}/approve", "wang.approver")
+    status, body = await _call(served, "POST", f"/api/v1/drafts/{draft_id}/correct", "wang.approver",
+                               json={"reason": "区域写错"})
+    assert status == 403 and "compose" in body["error"]
+    status, body = await _call(served, "POST", f"/api/v1/drafts/{draft_id}/correct", "li.editor",
+                               json={"reason": "区域写错"})
+    assert status == 201 and body["kind"] == "correction" and body["state"] == "pending"
+    assert body["parent_draft_id"] == draft_id and body["created_by"] == "li.editor"
+    assert all(m["text"].startswith(("【更正】", "【高平应急科普】【更正】")) for m in body["messages"])
+    assert "expert" in body["policy"]
+    status, answer = await _call(served, "POST", f"/api/v1/drafts/{body['id']}/approve", "wang.approver")
+    assert status == 409 and "expert" in answer["error"]
+
+
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/api/v1/drafts"), ("GET", "/api/v1/drafts/1"), ("POST", "/api/v1/drafts/1/approve"),
     ("POST", "/api/v1/drafts/1/reject"), ("POST", "/api/v1/drafts/1/edit"), ("POST", "/api/v1/drafts/1/review"),
-    ("POST", "/api/v1/drafts/1/withdraw"), ("POST", "/api/v1/alerts"),
+    ("POST", "/api/v1/drafts/1/withdraw"), ("POST", "/api/v1/drafts/1/correct"), ("POST", "/api/v1/alerts"),
 ])
 async def test_every_route_refuses_a_missing_or_wrong_token_with_401(served: Served, method: str, path: str) -> None:
     status, body = await _call(served, method, path)

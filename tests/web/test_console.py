@@ -86,7 +86,7 @@ async def test_forms_without_the_csrf_token_are_refused(served: Served) -> None:
 GET_ROUTES = {"/": "view", "/queue/items": "view", "/drafts/{d}": "view", "/sent": "view", "/feeds": "view",
               "/templates": "view", "/alerts/{a}/raw": "view", "/audit": "view_audit", "/admin/users": "manage_users"}
 POST_ROUTES = {"/drafts/{d}/approve": "approve", "/drafts/{d}/reject": "reject", "/drafts/{d}/edit": "edit",
-               "/drafts/{d}/review": "review_content", "/drafts/{d}/withdraw": "approve",
+               "/drafts/{d}/review": "review_content", "/drafts/{d}/withdraw": "approve", "/drafts/{d}/correct": "compose",
                "/admin/users": "manage_users", "/admin/users/li.editor/disable": "manage_users",
                "/admin/users/li.editor/enable": "manage_users", "/admin/users/li.editor/token": "manage_users"}
 
