@@ -8,7 +8,8 @@
 #     -e TWILIO_AUTH_TOKEN=... -e TWILIO_FROM=+86... gaoping-alerts
 #
 # Config is read from /srv/alerts/config (mount your own over the Gaoping example); secrets only
-# from the environment; var/ (SQLite database, SMS log, printable notices) is a volume.
+# from the environment; var/ (SQLite database, SMS log, printable notices) is a volume: the example
+# config's relative paths (../var, ../templates) resolve against /srv/alerts/config.
 # tests/ops/test_dockerfile.py runs this file's install and start commands outside a container.
 
 FROM python:3.11-slim AS build
@@ -23,8 +24,7 @@ FROM python:3.11-slim
 ENV PATH=/opt/alerts/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    ALERTS_LOG_FORMAT=json \
-    ALERTS_DATABASE_URL=sqlite:////srv/alerts/var/alerts.db
+    ALERTS_LOG_FORMAT=json
 RUN useradd --system --uid 10001 --home-dir /srv/alerts --shell /usr/sbin/nologin alerts \
     && mkdir -p /srv/alerts/var \
     && chown alerts:alerts /srv/alerts/var
