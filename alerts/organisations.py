@@ -320,3 +320,20 @@ async def reach(conn: AsyncConnection, *, kinds: Iterable[str], areas: Iterable[
         entry = found.setdefault(r.name, Reach(r.name, r.kind, r.area, []))
         entry.channels.append(f"{r.channel} {r.address_hint}")
     return list(found.values())
+
+
+async def reach_for_draft(conn: AsyncConnection, draft_id: int) -> dict[int, list[Reach]]:
+    """Per message of a draft (by message id): the organisations and masked contacts it will reach.
+
+    Uses the fan-out's own tables of audiences and channels, so what is shown is what is sent.
+    """
+    from alerts.outbox.fanout import CONTACT_CHANNELS as BY_MESSAGE_CHANNEL
+    from alerts.outbox.fanout import ORG_AUDIENCES
+    from alerts.store.tables import messages
+
+    found: dict[int, list[Reach]] = {}
+    for m in await conn.execute(select(messages).where(messages.c.draft_id == draft_id).order_by(messages.c.id)):
+        if m.audience in ORG_AUDIENCES:
+            found[int(m.id)] = await reach(conn, kinds=ORG_AUDIENCES[m.audience], areas=list(m.areas or []),
+                                           contact_channels=BY_MESSAGE_CHANNEL.get(m.channel, ()))
+    return found

@@ -207,6 +207,12 @@ async def test_village_im_groups_receive_an_approved_warning_and_failures_never_
         assert "三甲村" in ours
         assert WECOM_KEY not in shown and DING_TOKEN not in shown and DING_SECRET not in shown
         assert "revoked-robot-key" not in shown
-        assert draft_id
+        from alerts.organisations import reach_for_draft
+
+        async with service.db.read() as conn:
+            per_message = await reach_for_draft(conn, draft_id)
+        shown_per_message = {m: [(r.organisation, r.channels) for r in found] for m, found in per_message.items()}
+        im_lists = [v for v in shown_per_message.values() if v and v[0][1][0].startswith(("wecom", "dingtalk"))]
+        assert len(im_lists) == 1 and sorted(o for o, _ in im_lists[0]) == ["三甲村", "神农村", "米山村"]
     finally:
         await service.close()
