@@ -143,3 +143,16 @@ def load(settings: Settings, areas: Areas, library: Library, *, fresh: bool = Fa
 def local_day_start(day: Any) -> datetime:
     """Midnight of a local date in Asia/Shanghai."""
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+def problems(settings: Settings) -> list[str]:
+    """campaigns.yaml problems, one line each, for `alerts check` (warnings are not problems)."""
+    from alerts.content.library import LibraryError
+
+    try:
+        load(settings, Areas(settings.areas), Library.load(settings.templates_dir, strict=False))
+    except ConfigError as exc:
+        return exc.lines
+    except LibraryError as exc:
+        return exc.problems
+    return []

@@ -106,3 +106,10 @@ def test_shipped_calendar_is_valid_and_every_campaign_but_science_week_has_its_t
         assert templates and not missing, c.id
         assert all(t.status == "reviewed" and t.stage in ("seasonal", "preparedness") for t in templates)
     assert any("science_week" in w for w in cal.warnings)
+
+
+def test_problems_for_alerts_check_are_empty_for_the_shipped_file_and_name_a_bad_one(config_dir: Path) -> None:
+    assert calendar.problems(load_settings(config_dir)) == []
+    _edit(config_dir, lambda d: d["campaigns"][1].update(audiences=["aliens"]))
+    [line] = calendar.problems(load_settings(config_dir))
+    assert "campaigns[1] (disaster_prevention_day).audiences[0]: 'aliens'" in line
