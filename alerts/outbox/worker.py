@@ -72,7 +72,11 @@ class Worker:
         self.config = config
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._sem = asyncio.Semaphore(config.sms.concurrency)
+        # Provider calls in flight at once, over all lanes: a fixed pool of senders fed by a queue
+        # (cheaper than a task and a semaphore wait per delivery at thousands per second).
+        self._queue: asyncio.Queue[tuple[Claimed, asyncio.Future[Finished]]] | None = None
+        self._senders: list[asyncio.Task[None]] = []
+        self._senders_loop: asyncio.AbstractEventLoop | None = None
         self.round_seconds = round_seconds
         self._last_close = 0.0
 
@@ -108,7 +112,7 @@ class Worker:
         result = BatchResult(claimed=len(claimed))
         if not claimed:
             return result
-        outcomes = await asyncio.gather(*(self._send_one(c) for c in claimed))
+        outcomes = await self._send_all(claimed)
         unsubscribed = [c for c, o in zip(claimed, outcomes, strict=True)
                         if o.state == "failed" and o.error_code in UNSUBSCRIBED_CODES]
         async with self.db.write() as conn:
@@ -127,6 +131,45 @@ class Worker:
         await opt_out(conn, phone=item.address, how="provider:21610", at=now, actor="system",  # type: ignore[arg-type]
                       origin="outbox")
 
+    async def _send_all(self, claimed: list[Claimed]) -> list[Finished]:
+        if self._queue is None or self._senders_loop is not asyncio.get_running_loop():
+            self._start_senders()
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Finished]] = []
+        for item in claimed:
+            fut: asyncio.Future[Finished] = loop.create_future()
+            futures.append(fut)
+            self._queue.put_nowait((item, fut))
+        return list(await asyncio.gather(*futures))
+
+    def _start_senders(self) -> None:
+        self._senders_loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._senders = [asyncio.create_task(self._sender(self._queue), name=f"outbox-sender-{i}")
+                         for i in range(self.config.sms.concurrency)]
+
+    async def _sender(self, queue: asyncio.Queue[tuple[Claimed, asyncio.Future[Finished]]]) -> None:
+        while True:
+            item, fut = await queue.get()
+            try:
+                result = await self._send_one(item)
+            except BaseException as exc:  # the lane waiting on it sees the error; the sender lives on
+                if not fut.done():
+                    fut.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            if not fut.done():
+                fut.set_result(result)
+
+    async def stop_senders(self) -> None:
+        for task in self._senders:
+            task.cancel()
+        await asyncio.gather(*self._senders, return_exceptions=True)
+        self._senders = []
+        self._queue = None
+
     async def _send_one(self, item: Claimed) -> Finished:
         now = self.clock.now()
         if item.draft_state == "withdrawn":
@@ -139,8 +182,7 @@ class Worker:
                             error_code="no_channel")
         out = Outbound(delivery_id=item.id, message_id=item.message_id, draft_id=item.draft_id, channel=item.channel,
                        address=item.address, text=item.text, exercise=item.exercise)
-        async with self._sem:
-            timed = await send_timed(channel, out)
+        timed = await send_timed(channel, out)
         o = timed.outcome
         if isinstance(o, Ok):
             return Finished(item.id, "sent", provider_id=o.provider_id, provider_status=o.provider_status,
@@ -199,6 +241,9 @@ class Worker:
 
     async def drain(self, max_batches: int = 100_000) -> BatchResult:
         """Burst mode: send until nothing is due (tests and `alerts outbox drain`)."""
-        total = await self._lanes(max_batches, deadline=None)
+        try:
+            total = await self._lanes(max_batches, deadline=None)
+        finally:
+            await self.stop_senders()
         await self.close_finished_drafts()
         return total
