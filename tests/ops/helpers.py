@@ -150,11 +150,6 @@ def twilio_env(server: TwilioLikeServer) -> dict[str, str]:
             "TWILIO_AUTH_TOKEN": "test-auth-token", "TWILIO_FROM": "+15005550006"}
 
 
-def twilio_channel_available() -> bool:
-    """The Twilio channel is built by the dispatch stage; until it exists SMS go to the log channel."""
-    return (ROOT / "alerts" / "channels" / "twilio_sms.py").exists()
-
-
 def base_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "ALERTS_"))}
     env["ALERTS_DATABASE_URL"] = database_url

@@ -32,7 +32,6 @@ from tests.ops.helpers import (
     free_port,
     residents_csv,
     set_yaml_value,
-    twilio_channel_available,
     twilio_env,
     wait_for,
     wait_http,
@@ -125,26 +124,13 @@ async def deliveries_of(conn: asyncpg.Connection, draft_ids: list[int]) -> list[
         draft_ids)
 
 
-def sent_records(server: TwilioLikeServer, log_file: Path, since: int) -> list[Any]:
-    """What reached the SMS side since `since`: (to, body) at the Twilio-like server, else delivery ids."""
-    if twilio_channel_available():
-        return [(r.to, unsigned(r.body)) for r in server.requests[since:]]
-    import json
-
-    if not log_file.exists():
-        return []
-    lines = log_file.read_text(encoding="utf-8").splitlines()[since:]
-    return [json.loads(line)["delivery"] for line in lines if line.strip()]
+def sent_records(server: TwilioLikeServer, since: int) -> list[tuple[str, str]]:
+    """What reached the Twilio-like server since request number `since`: (to, body)."""
+    return [(r.to, unsigned(r.body)) for r in server.requests[since:]]
 
 
-def sent_count(server: TwilioLikeServer, log_file: Path) -> int:
-    if twilio_channel_available():
-        return len(server.requests)
-    return len(log_file.read_text(encoding="utf-8").splitlines()) if log_file.exists() else 0
-
-
-def key_of(row: asyncpg.Record) -> Any:
-    return (row["address"], unsigned(row["text"])) if twilio_channel_available() else row["id"]
+def key_of(row: asyncpg.Record) -> tuple[str, str]:
+    return (row["address"], unsigned(row["text"]))
 
 
 def unsigned(text: str) -> str:
@@ -157,12 +143,9 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
     feed_dir = tmp_path / "dropbox"
     feed_dir.mkdir()
     prepare_config(config_dir, feed_dir)
-    log_file = tmp_path / "var" / "outbox.log"
     server = TwilioLikeServer(delay_seconds=0.01)
     await server.start()
-    env = base_env(pg_database_url)
-    if twilio_channel_available():
-        env.update(twilio_env(server))
+    env = {**base_env(pg_database_url), **twilio_env(server)}  # the real twilio library, pointed at our server
     logs = tmp_path / "logs"
     logs.mkdir()
     replicas: list[Replica] = []
@@ -205,7 +188,7 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
             rows = await deliveries_of(pg, [draft_a, draft_b])
             assert len(rows) == RESIDENTS, "every resident of the warned townships has one delivery"
             assert {r["state"] for r in rows} == {"sent"}
-            sent = collections.Counter(sent_records(server, log_file, 0))
+            sent = collections.Counter(sent_records(server, 0))
             expected = collections.Counter(key_of(r) for r in rows)
             assert sent == expected, "no duplicate and no loss at the SMS side"
 
@@ -224,7 +207,7 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
             victim: Replica | None = None
             draft_c = 0
             for attempt in range(3):
-                before = sent_count(server, log_file)
+                before = len(server.requests)
                 draft_c = await push(http, a, source_token, cap_alert(f"PUSH-C{attempt}", TOWNSHIPS))
                 await approve(http, c, approver_token, draft_c)
                 tx = pg.transaction()
@@ -262,7 +245,7 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
             victim_ids = {v["id"] for v in victims}
             by_id = {r["id"]: r for r in rows}
             assert all(by_id[i]["in_doubt"] for i in victim_ids), "the dead replica's rows were reclaimed as in doubt"
-            sent = collections.Counter(sent_records(server, log_file, before))
+            sent = collections.Counter(sent_records(server, before))
             for r in rows:
                 times = sent[key_of(r)]
                 assert times >= 1, f"delivery {r['id']} never reached the SMS side"
