@@ -123,3 +123,27 @@ def test_render_of_a_notice_and_of_an_unknown_template(config_dir: Path) -> None
     assert code == 0 and "米山镇、三甲镇、神农镇" in doc["text"] and doc["segments"] is None
     code, _, err = run(config_dir, "render", "nope.nope", "--alert", str(GBT))
     assert code == 1 and "no template 'nope.nope'" in err
+
+
+async def test_a_draft_with_an_edited_template_loses_the_expedited_path(
+        config_dir: Path, own_templates: Path, database: object) -> None:
+    from alerts.app import Service
+    from alerts.store import drafts as draft_store
+
+    service = Service(load_settings(config_dir, env={}),
+                      clock=ManualClock(datetime(2026, 7, 12, 5, 35, tzinfo=SHANGHAI)), db=database)  # type: ignore[arg-type]
+    before = await service.receive(GBT.read_bytes(), source="test")
+    async with service.db.read() as conn:
+        record = await draft_store.get(conn, before.drafts.created[0])
+    assert record is not None and service.policy.verdict(record.row, record.messages).expedited
+
+    edit_text(own_templates, SMS_ID)
+    edited = Service(load_settings(config_dir, env={}), clock=service.clock, db=database)  # type: ignore[arg-type]
+    after = await edited.receive(GBT.read_bytes().replace(b"20260712053000", b"20260712063000"), source="test")
+    async with edited.db.read() as conn:
+        record = await draft_store.get(conn, after.drafts.created[0])
+    assert record is not None
+    sms = next(m for m in record.messages if m.template_id == SMS_ID)
+    assert sms.template_reviewed is False
+    verdict = edited.policy.verdict(record.row, record.messages)
+    assert not verdict.expedited and verdict.needs_expert
