@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger("alerts.channels")
 
@@ -48,6 +48,22 @@ class Permanent:
 
 
 Outcome = Ok | Retry | Permanent
+
+
+async def sms_number(item: Outbound, contacts: Any | None) -> str | Permanent:
+    """The number to text: residents' numbers are stored as they are; an organisation's contact
+    (`contact:<id>`) is decrypted from the contact book only now, at send time."""
+    if not item.address.startswith("contact:"):
+        return item.address
+    if contacts is None:
+        return Permanent("organisation contacts cannot be read by this channel (no contact book)", code="contact")
+    from alerts.channels.webhook import TargetError
+
+    try:
+        contact = await contacts.resolve(item.address)
+    except TargetError as exc:
+        return Permanent(str(exc), code="contact")
+    return str(contact.address)
 
 
 def with_signature(text: str, signature: str) -> str:

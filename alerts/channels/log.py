@@ -7,23 +7,28 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from alerts.channels.base import Ok, Outbound, Outcome, with_signature
+from alerts.channels.base import Ok, Outbound, Outcome, Permanent, sms_number, with_signature
 from alerts.recipients import mask_phone
 
 log = logging.getLogger("alerts.channels.log")
 
 
 class LogChannel:
-    def __init__(self, path: Path, name: str = "sms", *, signature: str = ""):
+    def __init__(self, path: Path, name: str = "sms", *, signature: str = "", contacts: Any | None = None):
         self.name = name
         self.signature = signature
+        self.contacts = contacts  # organisations' SMS contacts, decrypted at send time
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = asyncio.Lock()
 
     async def send(self, item: Outbound) -> Outcome:
-        shown = mask_phone(item.address) if item.address.startswith("+") else item.address
+        to = await sms_number(item, self.contacts) if self.name == "sms" else item.address
+        if isinstance(to, Permanent):
+            return to
+        shown = mask_phone(to) if to.startswith("+") else to
         text = with_signature(item.text, self.signature) if self.name == "sms" else item.text
         record = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -42,4 +47,5 @@ class LogChannel:
         return Ok(provider_id=f"log-{item.delivery_id}", provider_status="delivered")
 
     async def close(self) -> None:
-        return None
+        if self.contacts is not None:
+            await self.contacts.close()

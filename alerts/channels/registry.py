@@ -31,6 +31,14 @@ def sms_senders(settings: Settings, secrets: Secrets) -> list[str]:
     return list(dict.fromkeys(from_env + list(settings.channels.sms.sender_pool)))
 
 
+def sms_contacts(settings: Settings, secrets: Secrets) -> object | None:
+    """Organisations' SMS contacts (safety officers, village heads) are stored encrypted."""
+    from alerts.crypto import cipher_from
+    from alerts.organisations import ContactBook
+
+    return ContactBook(settings.database_url, cipher_from(secrets))
+
+
 def build_sms(settings: Settings, secrets: Secrets) -> Channel:
     cfg = settings.channels.sms
     wanted = cfg.provider
@@ -45,7 +53,7 @@ def build_sms(settings: Settings, secrets: Secrets) -> Channel:
             log.warning("Twilio credentials are set but no sender: set TWILIO_MESSAGING_SERVICE_SID or "
                         "TWILIO_FROM; SMS go to the log channel meanwhile")
         return LogChannel(settings.path(settings.channels.log_file), name="sms",
-                          signature=settings.service.sms.signature)
+                          signature=settings.service.sms.signature, contacts=sms_contacts(settings, secrets))
     from alerts.channels.twilio_sms import TwilioSmsChannel
 
     assert secrets.twilio_account_sid and secrets.twilio_auth_token
@@ -55,6 +63,7 @@ def build_sms(settings: Settings, secrets: Secrets) -> Channel:
             messaging_service_sid=secrets.twilio_messaging_service_sid, senders=sms_senders(settings, secrets),
             status_callback_base=settings.service.http.public_base_url, api_base_url=secrets.twilio_api_base_url,
             messages_per_second=cfg.messages_per_second, burst=cfg.burst, concurrency=cfg.concurrency,
-            timeout=cfg.request_timeout_seconds, signature=settings.service.sms.signature)
+            timeout=cfg.request_timeout_seconds, signature=settings.service.sms.signature,
+            contacts=sms_contacts(settings, secrets))
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None

@@ -14,7 +14,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from alerts.channels.base import Ok, Outbound, Outcome, Permanent, Retry, with_signature
+from alerts.channels.base import Ok, Outbound, Outcome, Permanent, Retry, sms_number, with_signature
 from alerts.outbox.ratelimit import SenderPool
 from alerts.recipients import mask_phone
 
@@ -128,11 +128,13 @@ class TwilioSmsChannel:
 
     def __init__(self, *, account_sid: str, auth_token: str, messaging_service_sid: str | None,
                  senders: Sequence[str], status_callback_base: str | None, api_base_url: str | None,
-                 messages_per_second: float, burst: int, concurrency: int, timeout: float, signature: str = ""):
+                 messages_per_second: float, burst: int, concurrency: int, timeout: float, signature: str = "",
+                 contacts: Any | None = None):
         if not messaging_service_sid and not senders:
             raise ValueError("Twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM (a sender number)")
         self.messaging_service_sid = messaging_service_sid
         self.signature = signature
+        self.contacts = contacts  # organisations' SMS contacts, decrypted at send time
         self.http = RebasedHttpClient(api_base_url, timeout=timeout, connections=concurrency)
         self.client = CachingClient(account_sid, auth_token, http_client=self.http)
         # With a Messaging Service, Twilio picks the number; the service as a whole is one sender.
@@ -147,8 +149,11 @@ class TwilioSmsChannel:
         return f"{self.status_callback_base}/hooks/twilio/status?d={delivery_id}"
 
     async def send(self, item: Outbound) -> Outcome:
+        to = await sms_number(item, self.contacts)
+        if isinstance(to, Permanent):
+            return to
         sender = await self.pool.take()
-        kwargs: dict[str, Any] = {"to": item.address, "body": with_signature(item.text, self.signature),
+        kwargs: dict[str, Any] = {"to": to, "body": with_signature(item.text, self.signature),
                                   "status_callback": self.status_callback(item.delivery_id)}
         if self.messaging_service_sid:
             kwargs["messaging_service_sid"] = sender
@@ -158,9 +163,11 @@ class TwilioSmsChannel:
             message = await self.client.messages.create_async(**kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none escapes
             outcome = classify(exc)
-            log.info("twilio: delivery %s to %s: %s", item.delivery_id, mask_phone(item.address), outcome)
+            log.info("twilio: delivery %s to %s: %s", item.delivery_id, mask_phone(to), outcome)
             return outcome
         return Ok(provider_id=message.sid or "", provider_status=message.status or "queued")
 
     async def close(self) -> None:
         await self.http.close()
+        if self.contacts is not None:
+            await self.contacts.close()

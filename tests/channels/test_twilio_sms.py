@@ -190,3 +190,60 @@ async def test_timeouts_and_connection_errors_are_retried(database: Any, fake: A
     finally:
         await sms.close()
         await unreachable.close()
+
+
+async def test_an_organisations_sms_contact_is_decrypted_only_when_sent(database: Any, fake: Any) -> None:
+    from cryptography.fernet import Fernet
+
+    from alerts.areas import Areas
+    from alerts.crypto import Cipher
+    from alerts.organisations import (
+        ContactBook,
+        OrganisationReport,
+        parse_organisations_csv,
+        upsert_organisations,
+    )
+    from alerts.settings.areas import AreasConfig
+    from alerts.store import drafts as draft_store
+    from alerts.store.tables import contacts
+    from tests.outbox.helpers import TOWNSHIPS
+
+    server, url = fake
+    cipher = Cipher(Fernet.generate_key().decode())
+    import yaml
+
+    from tests.conftest import CONFIG
+
+    areas = Areas(AreasConfig.model_validate(yaml.safe_load((CONFIG / "areas.yaml").read_text(encoding="utf-8"))))
+    rows, problems = parse_organisations_csv("key,name,kind,area,contacts\nmine-1,某煤矿,coal_mine,北城街道,"
+                                             "sms:13800138000|name=安全员\n", areas)
+    assert not problems
+    async with database.write() as conn:
+        await upsert_organisations(conn, rows, cipher=cipher, at=START, report=OrganisationReport())
+        stored = (await conn.execute(select(contacts.c.address_enc))).scalar()
+        assert "13800138000" not in stored
+        items = [draft_store.NewMessage(route="t", template_id="t", template_hash="h", template_reviewed=True,
+                                        audience="enterprises", channel="sms", language="zh-CN", areas=TOWNSHIPS,
+                                        text="煤矿安全提示")]
+        draft_id = await draft_store.create(conn, alert_id=None, kind="warning", hazard="rainstorm", level="red",
+                                            group_key="chain:1", exercise=False, created_by="t", at=START,
+                                            expires_at=None, items=items)
+        await draft_store.transition(conn, draft_id, "pending", "approved", at=START)
+        record = await draft_store.get(conn, draft_id)
+        from alerts.outbox import fanout
+
+        await fanout.fan_out(conn, record.row, record.messages, now=START, test_phones=[])  # type: ignore[union-attr]
+        await draft_store.transition(conn, draft_id, "approved", "dispatching", at=START)
+    sms = channel(url)
+    sms.contacts = ContactBook(database, cipher)
+    try:
+        result = await Worker(database, {"sms": sms}, config(), ManualClock(START)).drain()
+    finally:
+        await sms.close()
+    assert result.sent == 1 and [r.to for r in server.received] == ["+8613800138000"]
+    assert (await rows_by_id(database))[0].address.startswith("contact:"), "the ledger keeps the reference only"
+
+
+async def rows_by_id(database: Any) -> list[Any]:
+    async with database.read() as conn:
+        return list(await conn.execute(select(deliveries).order_by(deliveries.c.id)))
