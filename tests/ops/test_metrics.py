@@ -149,3 +149,20 @@ async def test_a_queued_delivery_shows_as_outbox_depth_with_its_age(config_dir: 
     assert value(found, "alerts_outbox_depth") == 3
     assert value(found, "alerts_outbox_due") == 3
     assert value(found, "alerts_outbox_oldest_age_seconds") == 45
+
+
+def test_the_example_prometheus_rules_use_only_exported_metrics_and_point_at_runbooks() -> None:
+    import re
+
+    import yaml
+
+    from alerts.metrics import DatabaseCollector, Snapshot
+    from tests.ops.helpers import ROOT
+
+    snap = Snapshot(now=datetime.now(UTC), stages={"draft_to_approved": [1.0]}, provider_latency={"sms": [0.2]})
+    exported = {family.name for family in DatabaseCollector(snap).collect()}
+    rules = yaml.safe_load((ROOT / "runbooks" / "prometheus-rules.yml").read_text(encoding="utf-8"))
+    for rule in rules["groups"][0]["rules"]:
+        for name in re.findall(r"\balerts_[a-z_]+", rule["expr"]):
+            assert name in exported, f"{rule['alert']}: {name} is not exported by /metrics"
+        assert (ROOT / rule["annotations"]["runbook"]).is_file(), rule["alert"]
