@@ -33,10 +33,13 @@ def sms_senders(settings: Settings, secrets: Secrets) -> list[str]:
 
 def sms_contacts(settings: Settings, secrets: Secrets) -> object | None:
     """Organisations' SMS contacts (safety officers, village heads) are stored encrypted."""
-    from alerts.crypto import cipher_from
+    from alerts.crypto import EncryptionKeyError, cipher_from
     from alerts.organisations import ContactBook
 
-    return ContactBook(settings.database_url, cipher_from(secrets))
+    try:
+        return ContactBook(settings.database_url, cipher_from(secrets))
+    except EncryptionKeyError as exc:
+        raise ConfigError([str(exc)]) from None
 
 
 def build_sms(settings: Settings, secrets: Secrets) -> Channel:
