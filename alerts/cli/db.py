@@ -1,4 +1,4 @@
-"""`alerts db`: schema migrations."""
+"""`alerts db`: schema migrations, backup and restore, a read-only status, retention, and the move to PostgreSQL."""
 
 from __future__ import annotations
 
