@@ -11,7 +11,9 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections import defaultdict, deque
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,22 @@ def set_cookie(request: web.Request, response: web.StreamResponse, name: str, va
     response.set_cookie(name, value, httponly=True, samesite="Strict", secure=request.secure, path="/", max_age=max_age)
 
 
+# Per-address throttle on top of the per-account lockout, so guessing across many accounts is slowed too.
+ORIGIN_MAX_FAILURES = 20
+ORIGIN_WINDOW = timedelta(minutes=10)
+_failures: dict[tuple[int, str], deque[datetime]] = defaultdict(deque)
+
+
+def _origin_blocked(request: web.Request, now: datetime, failed: bool = False) -> bool:
+    key = (id(service(request)), client_origin(request))
+    recent = _failures[key]
+    while recent and now - recent[0] > ORIGIN_WINDOW:
+        recent.popleft()
+    if failed:
+        recent.append(now)
+    return len(recent) >= ORIGIN_MAX_FAILURES
+
+
 def _login_page(request: web.Request, status: int = 200, **ctx: Any) -> web.Response:
     token = secrets.token_urlsafe(24)
     response = render_page(request, "login.html", status=status, login_csrf=token, **ctx)
@@ -150,6 +168,10 @@ async def login(request: web.Request) -> web.Response:
     name = str(form.get("name", "")).strip()
     password = str(form.get("password", ""))
     conf = svc.settings.service.session
+    if _origin_blocked(request, svc.clock.now()):
+        log.warning("console login throttled for %s", client_origin(request))
+        return _login_page(request, status=429, flash_kind="error",
+                           flash="登录失败次数过多，请 10 分钟后再试；如忘记密码请联系管理员。")
     async with svc.db.write() as conn:
         outcome = await user_store.check_login(conn, name, password, now=svc.clock.now(),
                                                max_failures=conf.max_failed_logins,
@@ -157,6 +179,7 @@ async def login(request: web.Request) -> web.Response:
         if outcome.user is not None:
             cookie, _csrf = await user_store.create_session(conn, outcome.user, at=svc.clock.now())
     if outcome.user is None:
+        _origin_blocked(request, svc.clock.now(), failed=True)
         log.warning("console login failed for %r from %s: %s", name[:50], client_origin(request), outcome.reason)
         return _login_page(request, status=401, flash_kind="error",
                            flash=f"用户名或密码不正确，或账号已暂时锁定（连续失败 {conf.max_failed_logins} 次后锁定 "

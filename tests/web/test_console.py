@@ -53,6 +53,25 @@ async def test_wrong_passwords_lock_the_account_for_a_while(served: Served) -> N
         await http.close()
 
 
+async def test_many_failures_from_one_address_are_throttled_across_accounts(served: Served) -> None:
+    from alerts.web.console import ORIGIN_MAX_FAILURES
+
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        statuses = []
+        for i in range(ORIGIN_MAX_FAILURES + 1):
+            async with http.get(f"{served.base}/login") as r:
+                token = csrf_of(await r.text())
+            async with http.post(f"{served.base}/login", data={"csrf": token, "name": f"guess{i}",
+                                                               "password": "wrong-password"}) as r:
+                statuses.append(r.status)
+        assert statuses[:ORIGIN_MAX_FAILURES] == [401] * ORIGIN_MAX_FAILURES and statuses[-1] == 429
+        served.world.clock.advance(minutes=11)
+        await (await login(served.base, "wang.approver")).close()
+    finally:
+        await http.close()
+
+
 async def test_a_session_ends_after_the_idle_timeout(served: Served) -> None:
     http = await login(served.base, "wang.approver")
     try:
