@@ -71,16 +71,28 @@ class Background:
         self._outbox_task = asyncio.create_task(self.outbox_loop(), name="outbox")
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop taking work; let in-flight sends finish within the grace period."""
+        """Stop taking work; let running jobs and in-flight sends finish within the grace period."""
         self._stopping = True
-        self.scheduler.shutdown(wait=False)
         self.outbox_wakeup.set()
+        running: set[asyncio.Future[Any]] = set()
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new job runs from here on
+            # APScheduler 3 cannot wait for coroutine jobs itself (its shutdown cancels them in the
+            # middle of a write), so wait for the executor's running jobs here.
+            executor = self.scheduler._lookup_executor("default")  # noqa: SLF001
+            running = {f for f in getattr(executor, "_pending_futures", set()) if not f.done()}
+        waiting: set[asyncio.Future[Any]] = set(running)
         if self._outbox_task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._outbox_task), timeout=grace_seconds)
-            except TimeoutError:
-                log.warning("outbox did not finish within %.0f s; leases will be reclaimed on restart", grace_seconds)
-                self._outbox_task.cancel()
+            waiting.add(self._outbox_task)
+        if waiting:
+            _done, late = await asyncio.wait(waiting, timeout=grace_seconds)
+            if late:
+                log.warning("%d background task(s) did not finish within %.0f s; leases will be reclaimed on restart",
+                            len(late), grace_seconds)
+                for task in late:
+                    task.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
 
     async def outbox_loop(self) -> None:
         interval = self.service.settings.channels.outbox.poll_interval_seconds
