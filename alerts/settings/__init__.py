@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -172,6 +172,29 @@ def validate_file(config_dir: Path, filename: str, model: type[BaseModel]) -> tu
         return None, describe_validation_error(display, err)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_optional(settings: Settings, filename: str, model: type[M]) -> M:
+    """An optional config file, validated once and kept in settings.extra; defaults when absent."""
+    cached = settings.extra.get(filename)
+    if isinstance(cached, model):
+        return cached
+    path = settings.config_dir / filename
+    if not path.exists():
+        config = model()
+    else:
+        doc, problems = read_yaml(path, str(path))
+        if problems:
+            raise ConfigError(problems)
+        try:
+            config = model.model_validate(doc)
+        except ValidationError as err:
+            raise ConfigError(describe_validation_error(str(path), err)) from None
+    settings.extra[filename] = config
+    return config
+
+
 def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> Settings:
     """Load and validate every config file; raise ConfigError listing every problem found."""
     config_dir = Path(config_dir)
@@ -206,6 +229,15 @@ def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> 
         extra=extra,
     )
     cross = cross_check(settings)
+    # Optional files of later stages are validated now too, so start-up refuses them early.
+    from alerts.settings.notices import notices_config
+    from alerts.settings.retention import retention_config
+
+    for loader in (notices_config, retention_config):
+        try:
+            loader(settings)
+        except ConfigError as exc:
+            cross.extend(exc.lines)
     if cross:
         raise ConfigError(cross)
     return settings

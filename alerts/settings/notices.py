@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from alerts.settings import ConfigError, Settings, describe_validation_error, read_yaml
+from alerts.settings import Settings, load_optional
 from alerts.settings._base import Section
 
 FILENAME = "notices.yaml"
@@ -51,20 +51,4 @@ class NoticesConfig(Section):
 
 def notices_config(settings: Settings) -> NoticesConfig:
     """notices.yaml from the config directory, validated; defaults when the file is absent."""
-    path = settings.config_dir / FILENAME
-    if not path.exists():
-        return NoticesConfig()
-    cached = settings.extra.get(FILENAME)
-    if isinstance(cached, NoticesConfig):
-        return cached
-    doc, problems = read_yaml(path, str(path))
-    if problems:
-        raise ConfigError(problems)
-    from pydantic import ValidationError
-
-    try:
-        config = NoticesConfig.model_validate(doc)
-    except ValidationError as err:
-        raise ConfigError(describe_validation_error(str(path), err)) from None
-    settings.extra[FILENAME] = config
-    return config
+    return load_optional(settings, FILENAME, NoticesConfig)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from alerts.settings import ConfigError, Settings, describe_validation_error, read_yaml
+from alerts.settings import Settings, load_optional
 from alerts.settings._base import Section
 
 FILENAME = "retention.yaml"
@@ -30,18 +30,4 @@ class RetentionConfig(Section):
 
 def retention_config(settings: Settings) -> RetentionConfig:
     """retention.yaml from the config directory, validated; defaults when the file is absent."""
-    path = settings.config_dir / FILENAME
-    if not path.exists():
-        return RetentionConfig()
-    cached = settings.extra.get(FILENAME)
-    if isinstance(cached, RetentionConfig):
-        return cached
-    doc, problems = read_yaml(path, str(path))
-    if problems:
-        raise ConfigError(problems)
-    try:
-        config = RetentionConfig.model_validate(doc)
-    except ValidationError as err:
-        raise ConfigError(describe_validation_error(str(path), err)) from None
-    settings.extra[FILENAME] = config
-    return config
+    return load_optional(settings, FILENAME, RetentionConfig)
