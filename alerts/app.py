@@ -21,8 +21,8 @@ from alerts.feeds.cap import Rejected, parse_alert
 from alerts.hazards import HazardTable
 from alerts.model import Alert
 from alerts.outbox.worker import Worker
-from alerts.routing import Plan, Router, load_routes
-from alerts.settings import ConfigError, Settings
+from alerts.routing import Plan, build_router, stage_for
+from alerts.settings import Settings
 from alerts.store import feeds as feed_store
 from alerts.store import inputs
 from alerts.store.engine import Database
@@ -74,10 +74,7 @@ class Service:
         self.hazards = HazardTable.load(cfg / "hazards.yaml")
         self.areas = Areas(settings.areas)
         self.library = Library.load(settings.templates_dir)
-        if "routes.yaml" not in settings.extra:
-            raise ConfigError([f"{cfg / 'routes.yaml'}: missing file — expected the route tree"])
-        self.router = Router(load_routes(settings.extra["routes.yaml"], str(cfg / "routes.yaml")), self.areas,
-                             LibraryIndex(self.library, self.hazards))
+        self.router = build_router(settings, self.library, self.hazards)
         self.sms_rules = sms_rules(settings)
         self.drafter = Drafter(self.library, self.areas,
                                hazard_names={**{k: h.zh for k, h in default_hazards().items()},
@@ -125,8 +122,7 @@ class Service:
         return intake
 
     def route(self, alert: Alert) -> Plan:
-        stage = "all_clear" if alert.msg_type == "Cancel" else None
-        return self.router.plan(alert, stage=stage)
+        return self.router.plan(alert, stage=stage_for(alert))
 
     async def receive_documents(self, feed: str, documents: list[tuple[str, str, bytes]]) -> list[Intake]:
         """Documents from one source, each processed once per (feed, key) even across replicas."""

@@ -64,8 +64,10 @@ def run_checks(settings: Settings) -> list[str]:
     problems: list[str] = []
     cfg = settings.config_dir
     hazard_keys: set[str] | None = None
+    table: HazardTable | None = None
     try:
-        hazard_keys = set(HazardTable.load(cfg / "hazards.yaml").keys())
+        table = HazardTable.load(cfg / "hazards.yaml")
+        hazard_keys = set(table.keys())
     except HazardConfigError as exc:
         problems.extend(exc.lines)
     except (ValueError, OSError) as exc:
@@ -90,17 +92,18 @@ def run_checks(settings: Settings) -> list[str]:
         routes.routes, cfg / "routes.yaml", hazards=hazard_keys if hazard_keys is not None else set(default_hazards()),
         templates=known, audiences=set(AUDIENCES), channels=set(CHANNELS)))
     bad_audiences = {a for _p, _n, r in _walk(routes.routes) for a in (y.audience for y in r.yields)} - set(AUDIENCES)
-    router = Router(routes, Areas(settings.areas), LibraryIndex(library))
+    router = Router(routes, Areas(settings.areas), LibraryIndex(library, table))
     gaps: dict[tuple[str, str, str, str, str], list[str]] = {}
     # Every route must find a template for every hazard and level it can match: a gap found
     # now is a config error, not a silent nothing at 03:00 during a red warning.
     region_geocode = settings.areas.region_code + "000000"
-    for hazard in default_hazards().values():
-        if not hazard.is_alert:
-            continue
-        for level in hazard.allowed_levels():
+    # Every hazard that can arrive (hazards.yaml), at every level it has, through its advice texts.
+    arriving = ({k: [lv.value for lv in table.levels(k)] for k in table.keys()} if table is not None else
+                {h.key: list(h.allowed_levels()) for h in default_hazards().values() if h.is_alert})
+    for hazard_key, levels in arriving.items():
+        for level in levels:
             for msg_type in ("Alert", "Cancel"):
-                alert = worst_alert(hazard.key, level, msg_type=msg_type)
+                alert = worst_alert(hazard_key, level, msg_type=msg_type)
                 alert.infos[0].areas = [Area(desc=settings.areas.region_name, geocodes=[Geocode(value=region_geocode)])]
                 plan = router.plan(alert, stage="all_clear" if msg_type == "Cancel" else None)
                 for route, stage, hz, lv, audience, channel, language in plan.gaps:
@@ -112,6 +115,9 @@ def run_checks(settings: Settings) -> list[str]:
                     line = f"{cfg / 'routes.yaml'}: route {d.route}: template {d.template!r} is not in the library"
                     if d.template not in known and not any(repr(d.template) in x for x in problems):
                         problems.append(line)
+    from alerts.campaigns.calendar import problems as campaign_problems
+
+    problems.extend(campaign_problems(settings))
     for (route, stage, audience, channel, language), cases in gaps.items():
         shown = ", ".join(cases[:6]) + (f" and {len(cases) - 6} more" if len(cases) > 6 else "")
         problems.append(f"{cfg / 'routes.yaml'}: route {route}: no {stage} template for audience={audience} "

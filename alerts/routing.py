@@ -178,16 +178,18 @@ def routes_file(config_dir: Path) -> Path:
     return config_dir / "routes.yaml"
 
 
-def offline_router(settings: Any, library: Any | None = None) -> Router:
-    """The router the service would build, without a database: for `alerts routes test` and dry runs."""
+def build_router(settings: Any, library: Any | None = None, hazards: Any | None = None) -> Router:
+    """The router from settings: the service's, and the same offline for `alerts routes test` and dry runs."""
     from alerts.app import LibraryIndex
     from alerts.content.library import Library
+    from alerts.hazards import HazardTable
 
     if "routes.yaml" not in settings.extra:
         raise ConfigError([f"{settings.config_dir / 'routes.yaml'}: missing file — expected the route tree"])
     config = load_routes(settings.extra["routes.yaml"], str(settings.config_dir / "routes.yaml"))
     library = library if library is not None else Library.load(settings.templates_dir)
-    return Router(config, Areas(settings.areas), LibraryIndex(library))
+    hazards = hazards if hazards is not None else HazardTable.load(settings.config_dir / "hazards.yaml")
+    return Router(config, Areas(settings.areas), LibraryIndex(library, hazards))
 
 
 def stage_for(alert: Alert) -> str | None:

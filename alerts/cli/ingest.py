@@ -157,12 +157,12 @@ def ingest(paths: tuple[Path, ...], as_json: bool, dry_run: bool, config_dir: Pa
     router = None
     if dry_run:
         from alerts.content.library import LibraryError
-        from alerts.routing import offline_router
+        from alerts.routing import build_router
         from alerts.settings import ConfigError
 
         settings = settings_or_exit(config_dir)
         try:
-            router = offline_router(settings)
+            router = build_router(settings)
         except ConfigError as exc:
             fail(exc.lines)
         except LibraryError as exc:

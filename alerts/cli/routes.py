@@ -24,12 +24,12 @@ def routes() -> None:
 def test(file: Path, as_json: bool, config_dir: Path) -> None:
     """Route the alert in FILE without a database, like `amtool config routes test`."""
     from alerts.content.library import LibraryError
-    from alerts.routing import offline_router, plan_json, stage_for
+    from alerts.routing import build_router, plan_json, stage_for
     from alerts.settings import ConfigError
 
     settings = settings_or_exit(config_dir)
     try:
-        router = offline_router(settings)
+        router = build_router(settings)
     except ConfigError as exc:
         fail(exc.lines)
     except LibraryError as exc:
