@@ -179,9 +179,15 @@ async def push_alert(request: web.Request) -> web.Response:
     if not svc.policy.can(user, "push_alerts"):
         raise json_error(403, f"'{user.name}' may not push alerts: it needs a role with push_alerts (e.g. source)")
     limit = svc.settings.feeds.max_document_bytes
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise json_error(413, f"the document is larger than {limit} bytes (feeds.yaml max_document_bytes)")
+    # The body arrives in chunks: read them all, and stop as soon as the limit is passed.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise json_error(413, f"the document is larger than {limit} bytes (feeds.yaml max_document_bytes)")
+        chunks.append(chunk)
+    data = b"".join(chunks)
     if not data.strip():
         raise json_error(400, "the body is empty: send the CAP XML document as the body")
     intake = await svc.receive(data, source=f"push:{user.name}", origin=client_origin(request))

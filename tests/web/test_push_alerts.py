@@ -117,21 +117,15 @@ async def test_an_empty_body_is_refused_with_a_reason(running: Running) -> None:
     assert status == 400 and "empty" in body["error"]
 
 
-# alerts/web/api.py push_alert reads the body with one `request.content.read(limit + 1)`, which
-# returns only what has arrived so far: a large body is cut at a chunk boundary, so a valid
-# document is rejected and an oversized one gets 422 instead of 413. Reported to the owner of
-# api.py; strict, so these fail loudly (XPASS) once the read loops until the limit.
-BODY_READ_BUG = pytest.mark.xfail(strict=True, reason="api.push_alert reads one chunk of the body, not all of it")
+# Large bodies arrive in many chunks: the whole document must be read, and the limit enforced.
 
 
-@BODY_READ_BUG
 async def test_an_oversized_body_is_refused_with_413(running: Running) -> None:
     limit = running.service.settings.feeds.max_document_bytes
     status, body = await push(running, b"<alert>" + b" " * limit + b"</alert>", running.source_token)
     assert status == 413 and "max_document_bytes" in body["error"]
 
 
-@BODY_READ_BUG
 async def test_a_large_valid_document_arriving_in_many_chunks_is_read_whole(running: Running) -> None:
     padding = "山区注意防范山洪和滑坡。".encode() * 25000  # about 900 kB, under the 1 MB limit
     big = ALERT.replace("局地伴有雷电和短时大风".encode(), "局地伴有雷电和短时大风".encode() + padding)
