@@ -82,7 +82,7 @@ class Service:
                                issuer_default=settings.service.issuer_default)
         self.policy = Policy(settings.workflow)
         self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,
-                               sms_rules=self.sms_rules)
+                               sms_rules=self.sms_rules, campaigns=settings.channels.campaigns)
         self.channels: dict[str, Channel] = self._build_channels()
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
 

@@ -13,11 +13,7 @@ log = logging.getLogger("alerts.channels")
 
 def build_channels(settings: Settings, *, secrets: Secrets | None = None) -> dict[str, Channel]:
     """One channel per delivery channel name ("sms", ...). Other channels register below."""
-    from alerts.outbox import fanout
-
     secrets = secrets or settings.secrets
-    # Fan-out runs inside the approval; it takes the campaign rules of the same file from here.
-    fanout.configure(settings.channels.campaigns)
     channels: dict[str, Channel] = {"sms": build_sms(settings, secrets)}
     # Organisation contacts: IM robots (wecom, dingtalk, feishu, webhook), email, printable notices.
     from alerts.channels.notice import build_notice_channels

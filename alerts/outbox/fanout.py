@@ -110,18 +110,9 @@ async def _rules(conn: AsyncConnection, draft: Any, now: datetime, campaigns: Ca
     return Rules(reached, campaign_ids, cap, due)
 
 
-_campaign_rules = CampaignsSection()
-
-
-def configure(campaigns: CampaignsSection) -> None:
-    """Set the campaign rules of channels.yaml (done when the service builds its channels)."""
-    global _campaign_rules
-    _campaign_rules = campaigns
-
-
 async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: datetime,
                   test_phones: list[str], campaigns: CampaignsSection | None = None) -> FanoutResult:
-    campaigns = campaigns or _campaign_rules
+    campaigns = campaigns or CampaignsSection()
     prio = priority(draft.level, draft.kind)
     expires = draft.expires_at
     rules = await _rules(conn, draft, now, campaigns)

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from alerts.clock import Clock
 from alerts.content.sms import SmsRules, check
 from alerts.outbox import fanout
+from alerts.settings.channels import CampaignsSection
 from alerts.store import deliveries as delivery_store
 from alerts.store import drafts as draft_store
 from alerts.store.engine import Database
@@ -36,12 +37,15 @@ class Decision:
 
 
 class Actions:
-    def __init__(self, db: Database, policy: Policy, clock: Clock, *, test_phones: list[str], sms_rules: SmsRules):
+    def __init__(self, db: Database, policy: Policy, clock: Clock, *, test_phones: list[str], sms_rules: SmsRules,
+                 campaigns: CampaignsSection | None = None):
         self.db = db
         self.policy = policy
         self.clock = clock
         self.test_phones = test_phones
         self.sms_rules = sms_rules
+        # Quiet hours and caps for campaign deliveries (channels.yaml `campaigns`), applied by the fan-out.
+        self.campaigns = campaigns or CampaignsSection()
 
     async def _load(self, conn: Any, draft_id: int) -> draft_store.DraftRecord:
         # Lock the draft row (PostgreSQL) so two approvers deciding at once are counted in turn.
@@ -57,7 +61,8 @@ class Actions:
         if not await draft_store.transition(conn, draft_id, "pending", "approved", at=now, by=actor, expedited=expedited):
             raise TransitionError("changed", "approved")
         fresh = await self._load(conn, draft_id)
-        result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones)
+        result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones,
+                                      campaigns=self.campaigns)
         await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
         await audit.append(conn, at=now, actor=actor, action=action, target=f"draft:{draft_id}", origin=origin,
                            before={"state": "pending"},
