@@ -13,10 +13,9 @@ from alerts import lifecycle
 from alerts.areas import Areas
 from alerts.channels.base import Channel
 from alerts.clock import Clock
-from alerts.content.hazards import default_hazards
 from alerts.content.library import Library
 from alerts.content.sms import DEFAULT_BANNED_WORDS, SmsRules
-from alerts.drafting import Drafter, DraftOutcome
+from alerts.drafting import DraftOutcome, drafter_for
 from alerts.feeds.cap import Rejected, parse_alert
 from alerts.hazards import HazardTable
 from alerts.model import Alert
@@ -76,10 +75,7 @@ class Service:
         self.library = Library.load(settings.templates_dir)
         self.router = build_router(settings, self.library, self.hazards)
         self.sms_rules = sms_rules(settings)
-        self.drafter = Drafter(self.library, self.areas,
-                               hazard_names={**{k: h.zh for k, h in default_hazards().items()},
-                                             **{k: self.hazards.name_zh(k) for k in self.hazards.keys()}},
-                               issuer_default=settings.service.issuer_default)
+        self.drafter = drafter_for(settings, self.library, self.areas, self.hazards)
         self.policy = Policy(settings.workflow)
         self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,
                                sms_rules=self.sms_rules, campaigns=settings.channels.campaigns)

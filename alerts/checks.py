@@ -76,7 +76,9 @@ def run_checks(settings: Settings) -> list[str]:
         library = Library.load(settings.templates_dir, strict=False)
     except LibraryError as exc:
         return problems + list(exc.problems)
-    problems.extend(str(p) for p in lint(library, sms_rules(settings)))
+    # Texts must fit with the longest issuer name they may cite.
+    issuer = max([settings.service.issuer_default, *settings.service.issuers.values()], key=len)
+    problems.extend(str(p) for p in lint(library, sms_rules(settings), issuer=issuer))
     if "routes.yaml" not in settings.extra:
         return problems + [f"{cfg / 'routes.yaml'}: missing file — expected the route tree"]
     try:

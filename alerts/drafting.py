@@ -31,11 +31,13 @@ class DraftOutcome:
 
 
 class Drafter:
-    def __init__(self, library: Library, areas: Areas, *, hazard_names: dict[str, str], issuer_default: str):
+    def __init__(self, library: Library, areas: Areas, *, hazard_names: dict[str, str], issuer_default: str,
+                 issuers: dict[str, str] | None = None):
         self.library = library
         self.areas = areas
         self.hazard_names = hazard_names
         self.issuer_default = issuer_default
+        self.issuers = dict(issuers or {})
 
     def render_planned(self, alert: Alert, planned: list[Planned], now: datetime) -> tuple[list[draft_store.NewMessage], list[str]]:
         items: list[draft_store.NewMessage] = []
@@ -47,7 +49,7 @@ class Drafter:
                 hazard_zh=self.hazard_names.get(alert.hazard or "", alert.primary_info().event if alert.primary_info() else ""),
                 area_phrase=self.areas.phrase(p.areas),
                 area_names=self.areas.names(p.areas) or [self.areas.region_name],
-                issuer_default=self.issuer_default,
+                issuer_default=self.issuers.get(alert.hazard or "", self.issuer_default),
                 now=now,
             )
             try:
@@ -146,6 +148,16 @@ class Drafter:
 async def _draft_areas(conn: AsyncConnection, draft_id: int) -> set[str]:
     record = await draft_store.get(conn, draft_id)
     return {a for m in (record.messages if record else []) for a in (m.areas or [])}
+
+
+def drafter_for(settings: Any, library: Library, areas: Areas, hazards: Any) -> Drafter:
+    """The drafter as the service builds it: hazard names from both vocabularies, issuers from service.yaml."""
+    from alerts.content.hazards import default_hazards
+
+    names = {k: h.zh for k, h in default_hazards().items()}
+    names.update({k: hazards.name_zh(k) for k in hazards.keys()})
+    return Drafter(library, areas, hazard_names=names, issuer_default=settings.service.issuer_default,
+                   issuers=settings.service.issuers)
 
 
 def _overlaps(a: set[str], b: list[str]) -> bool:

@@ -111,9 +111,8 @@ def render(template_id: str, alert_file: Path, as_json: bool, config_dir: Path) 
     """Print TEMPLATE_ID rendered for an alert exactly as it would be sent (SMS with its signature)."""
     from alerts.areas import Areas
     from alerts.cli.ingest import load_hazards, read_document
-    from alerts.content.hazards import default_hazards
     from alerts.content.sms import check, measure
-    from alerts.drafting import Drafter
+    from alerts.drafting import drafter_for
     from alerts.routing import Planned
 
     settings = settings_or_exit(config_dir)
@@ -131,8 +130,7 @@ def render(template_id: str, alert_file: Path, as_json: bool, config_dir: Path) 
         fail([f"{alert_file}: rejected: {r}" for r in result.rejected] or [f"{alert_file}: holds no alert"], code=1)
     _where, alert = result.alerts[0]
     areas = Areas(settings.areas)
-    drafter = Drafter(library, areas, hazard_names={k: h.zh for k, h in default_hazards().items()},
-                      issuer_default=settings.service.issuer_default)
+    drafter = drafter_for(settings, library, areas, load_hazards(config_dir))
     # The same code path the pipeline drafts with, so the text is the one that would be sent.
     planned = Planned("cli", template.id, template.audience, template.channel, template.stage, template.language,
                       areas.covered(alert))

@@ -35,6 +35,8 @@ class ServiceConfig(Section):
     region_code: str = "140581"
     timezone: str = "Asia/Shanghai"
     issuer_default: str = "高平市气象台"
+    # Who issues which hazard's warnings, for messages that name no issuer (hazard key → name).
+    issuers: dict[str, str] = Field(default_factory=dict)
     database_url: str = "sqlite:///../var/alerts.db"
     var_dir: str = "../var"
     templates_dir: str = "../templates"

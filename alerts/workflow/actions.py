@@ -70,6 +70,15 @@ class Actions:
                                   "exercise": bool(fresh.row.exercise)})
         return Decision(draft_id, "dispatching", deliveries=result.deliveries)
 
+    def _check_sms(self, record: draft_store.DraftRecord) -> None:
+        """The SMS rules again at send time: alert data (a long issuer name, say) can push a text over."""
+        for m in record.messages:
+            if m.channel == "sms":
+                problems = check(m.text, self.sms_rules)
+                if problems:
+                    raise Refused(f"the {m.audience} SMS (message {m.id}) cannot be sent as it is: "
+                                  + "; ".join(problems) + " — edit it, then approve", 409)
+
     async def approve(self, user: User, draft_id: int, *, origin: str) -> Decision:
         async with self.db.write() as conn:
             record = await self._load(conn, draft_id)
@@ -77,6 +86,7 @@ class Actions:
             if record.state != "pending":
                 raise TransitionError(record.state, "approved")
             verdict = self.policy.check_approve(user, record.row, record.messages, record.approvals)
+            self._check_sms(record)
             now = self.clock.now()
             await draft_store.add_approval(conn, draft_id, user_name=user.name, role="approver", decision="approve", at=now)
             approvals = 1 + sum(1 for a in record.approvals if a.decision == "approve")
@@ -93,7 +103,9 @@ class Actions:
         async with self.db.write() as conn:
             record = await self._load(conn, draft_id)
             verdict = self.policy.verdict(record.row, record.messages)
-            if record.state != "pending" or record.row.level != "red" or not verdict.expedited or verdict.needs_expert:
+            sms_ok = all(not check(m.text, self.sms_rules) for m in record.messages if m.channel == "sms")
+            if (record.state != "pending" or record.row.level != "red" or not verdict.expedited or verdict.needs_expert
+                    or not sms_ok):
                 return None
             now = self.clock.now()
             return await self._release(conn, record, actor=SYSTEM, origin=f"auto-release after {after_minutes:g} min",
