@@ -214,5 +214,17 @@ async def test_village_im_groups_receive_an_approved_warning_and_failures_never_
         shown_per_message = {m: [(r.organisation, r.channels) for r in found] for m, found in per_message.items()}
         im_lists = [v for v in shown_per_message.values() if v and v[0][1][0].startswith(("wecom", "dingtalk"))]
         assert len(im_lists) == 1 and sorted(o for o, _ in im_lists[0]) == ["三甲村", "神农村", "米山村"]
+        # The API's draft shows the same per message, masked.
+        from alerts.store import drafts as draft_store
+        from alerts.web.views import draft_json
+
+        async with service.db.read() as conn:
+            record = await draft_store.get(conn, draft_id)
+        assert record is not None
+        body = draft_json(record, "【高平应急科普】", reach=per_message)
+        im = next(m for m in body["messages"] if m["channel"] == "im")
+        assert sorted(o["name"] for o in im["organisations"]) == ["三甲村", "神农村", "米山村"]
+        assert WECOM_KEY not in str(body) and DING_SECRET not in str(body)
+        assert all("organisations" not in m for m in body["messages"] if m["audience"] == "residents")
     finally:
         await service.close()

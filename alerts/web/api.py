@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alerts.organisations import reach_for_draft
 from alerts.store import drafts as draft_store
 from alerts.web.auth import api_user, client_origin, json_error, service
 from alerts.web.views import draft_json, draft_summary
@@ -57,10 +58,12 @@ async def _answer(request: web.Request, draft_id: int, status: int = 200) -> web
     svc = service(request)
     async with svc.db.read() as conn:
         record = await draft_store.get(conn, draft_id)
+        reach = await reach_for_draft(conn, draft_id) if record is not None else {}
     if record is None:
         raise json_error(404, f"no draft {draft_id}")
     policy = svc.policy.verdict(record.row, record.messages).explanation
-    return web.json_response(draft_json(record, svc.settings.service.sms.signature, policy=policy), status=status)
+    return web.json_response(draft_json(record, svc.settings.service.sms.signature, policy=policy, reach=reach),
+                             status=status)
 
 
 async def _act(request: web.Request, action: Any) -> web.Response:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from alerts.organisations import reach_for_draft
 from alerts.outbox.fanout import count_for_draft
 from alerts.store import alerts as alert_store
 from alerts.store import drafts as draft_store
@@ -55,6 +56,7 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
                                       .limit(1))).first()
         counts = await count_for_draft(conn, draft_id)
         estimate = await recipients_estimate(conn, svc, d, record.messages)
+        reach = await reach_for_draft(conn, draft_id)
         history = list(reversed(await audit.recent(conn, limit=200, target=f"draft:{draft_id}")))
         chain = await draft_store.chain(conn, d.group_key)
         chain_alerts = {}
@@ -70,6 +72,7 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
     for m in record.messages:
         item = message_json(m, signature)
         item["template_info"] = _template_info(svc, m.template_id)
+        item["reach"] = reach.get(int(m.id), [])
         messages.append(item)
     can = {p: svc.policy.can(sess.user, p) for p in ("approve", "reject", "edit", "review_content", "compose")}
     areas = svc.areas.names(sorted({a for m in record.messages for a in (m.areas or [])}))

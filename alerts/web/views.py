@@ -26,15 +26,24 @@ def message_json(m: Any, signature: str) -> dict[str, Any]:
     return item
 
 
-def draft_json(record: DraftRecord, signature: str, *, policy: str | None = None) -> dict[str, Any]:
+def draft_json(record: DraftRecord, signature: str, *, policy: str | None = None,
+               reach: dict[int, list[Any]] | None = None) -> dict[str, Any]:
     d = record.row
+    messages = []
+    for m in record.messages:
+        item = message_json(m, signature)
+        if reach is not None and m.audience not in ("residents", "elderly"):
+            # Which organisations, and through which (masked) contacts, this message will reach.
+            item["organisations"] = [{"name": r.organisation, "kind": r.kind, "area": r.area, "channels": r.channels}
+                                     for r in reach.get(int(m.id), [])]
+        messages.append(item)
     return {
         "id": d.id, "state": d.state, "kind": d.kind, "alert_id": d.alert_id, "hazard": d.hazard, "level": d.level,
         "exercise": d.exercise, "expedited": d.expedited, "group": d.group_key, "created_by": d.created_by,
         "last_edited_by": d.last_edited_by, "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
         "expires_at": iso(d.expires_at), "decided_by": d.decided_by, "decided_at": iso(d.decided_at),
         "reason": d.reason, "parent_draft_id": d.parent_draft_id, "policy": policy,
-        "messages": [message_json(m, signature) for m in record.messages],
+        "messages": messages,
         "approvals": [{"user": a.user_name, "role": a.role, "decision": a.decision, "at": iso(a.at), "note": a.note}
                       for a in record.approvals],
     }
