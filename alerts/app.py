@@ -35,12 +35,13 @@ log = logging.getLogger("alerts.pipeline")
 class Intake:
     """What happened to one received document."""
 
-    raw_id: int
+    raw_id: int | None  # None when the feed entry had been processed before
     alert_id: int | None = None
     rejected: str | None = None
     duplicate: bool = False
     drafts: DraftOutcome = field(default_factory=DraftOutcome)
     plan: Plan | None = None
+    seen_before: bool = False  # a feed entry another process (or an earlier poll) already took
 
 
 class LibraryIndex:
@@ -89,18 +90,28 @@ class Service:
 
     # --- the pipeline ---------------------------------------------------------------------
 
-    async def receive(self, data: bytes, *, source: str, origin: str = "") -> Intake:
-        """One document in: keep it, parse it, store the alert, route it, draft it. Never raises on bad input."""
+    async def receive(self, data: bytes, *, source: str, origin: str = "",
+                      entry: tuple[str, str] | None = None) -> Intake:
+        """One document in: keep it, parse it, store the alert, route it, draft it. Never raises on bad input.
+
+        `entry` is (feed, entry key) for documents from a feed: it is claimed in the same transaction
+        that stores the document, so across replicas an entry is processed once, and a crash in
+        between loses nothing (the claim rolls back with the rest).
+        """
         now = self.clock.now()
         try:
             alert = self.hazards.normalise(parse_alert(data))
         except Rejected as exc:
             async with self.db.write() as conn:
+                if entry is not None and not await feed_store.claim_entry(conn, entry[0], entry[1], at=now):
+                    return Intake(raw_id=None, seen_before=True)
                 raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now,
                                              outcome="rejected", reason=str(exc))
             log.warning("rejected input from %s (%s): %s", source, origin, exc)
             return Intake(raw_id=raw_id, rejected=str(exc))
         async with self.db.write() as conn:
+            if entry is not None and not await feed_store.claim_entry(conn, entry[0], entry[1], at=now):
+                return Intake(raw_id=None, seen_before=True)
             raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now, outcome="stored")
             stored = await lifecycle.store(conn, alert, now=now)
             await inputs.set_outcome(conn, raw_id, outcome="duplicate" if stored.duplicate else "stored",
@@ -124,10 +135,9 @@ class Service:
         """Documents from one source, each processed once per (feed, key) even across replicas."""
         results = []
         for key, origin, data in documents:
-            async with self.db.write() as conn:
-                first = await feed_store.claim_entry(conn, feed, key, at=self.clock.now())
-            if first:
-                results.append(await self.receive(data, source=feed, origin=origin))
+            intake = await self.receive(data, source=feed, origin=origin, entry=(feed, key))
+            if not intake.seen_before:
+                results.append(intake)
         return results
 
     async def close(self) -> None:

@@ -312,16 +312,16 @@ class FeedPoller:
             return await feed_store.claim_entry(conn, self.name, key, at=self.service.clock.now())
 
     async def _receive(self, key: str, data: bytes, origin: str, report: PollReport) -> None:
-        """Claim the entry (once across replicas), then run the pipeline; a rejection is kept, not raised."""
-        if not await self._claim(key):
-            return
-        report.new_entries += 1
+        """Run the pipeline; it claims the entry (once across replicas) with the document it stores."""
         try:
-            intake = await self.service.receive(data, source=self.name, origin=origin)
+            intake = await self.service.receive(data, source=self.name, origin=origin, entry=(self.name, key))
         except Exception as exc:  # noqa: BLE001 - one entry must not stop the feed
             log.exception("feed %s: entry from %s failed in the pipeline", self.name, origin)
             report.rejected.append(f"{origin}: internal error {exc.__class__.__name__}")
             return
+        if intake.seen_before:
+            return
+        report.new_entries += 1
         if intake.rejected:
             report.rejected.append(f"{origin}: {intake.rejected}")
         elif intake.alert_id is not None:

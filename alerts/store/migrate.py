@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from alerts.store.engine import Database
 
@@ -34,6 +35,9 @@ async def upgrade(db: Database) -> str | None:
         command.upgrade(cfg, "head")
 
     async with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together on an empty database take turns; the later ones find it current.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(727400)"))
         await conn.run_sync(_run)
     return await current_revision(db)
 

@@ -43,3 +43,15 @@ async def test_timestamps_come_back_aware_in_utc(database: Database) -> None:
 def test_user_urls_map_to_async_drivers() -> None:
     assert async_url("sqlite:///var/alerts.db") == "sqlite+aiosqlite:///var/alerts.db"
     assert async_url("postgresql://postgres@127.0.0.1:5432/test") == "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+async def test_replicas_migrating_an_empty_database_at_once_all_succeed(database_url: str) -> None:
+    import asyncio
+
+    databases = [Database(database_url) for _ in range(3)]
+    try:
+        revisions = await asyncio.gather(*(upgrade(db) for db in databases))
+        assert revisions == [head_revision()] * 3
+    finally:
+        for db in databases:
+            await db.close()
