@@ -54,6 +54,20 @@ def build_or_exit(settings: Settings, **kwargs: Any):  # type: ignore[no-untyped
     raise AssertionError  # unreachable
 
 
+def router_or_exit(settings: Settings):  # type: ignore[no-untyped-def]
+    """The service's router, offline; configuration problems end the command cleanly."""
+    from alerts.content.library import LibraryError
+    from alerts.routing import build_router
+
+    try:
+        return build_router(settings)
+    except ConfigError as exc:
+        fail(exc.lines)
+    except LibraryError as exc:
+        fail(exc.problems)
+    raise AssertionError  # unreachable
+
+
 @click.command()
 @config_option
 def check(config_dir: Path) -> None:

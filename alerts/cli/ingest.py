@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from alerts.cli.common import config_option, fail, settings_or_exit
+from alerts.cli.common import config_option, fail, router_or_exit, settings_or_exit
 from alerts.feeds.cap import parse_alert
 from alerts.feeds.index import parse_index
 from alerts.feeds.poller import FEED_ROOTS, root_name
@@ -156,17 +156,7 @@ def ingest(paths: tuple[Path, ...], as_json: bool, dry_run: bool, config_dir: Pa
     hazards = load_hazards(config_dir)
     router = None
     if dry_run:
-        from alerts.content.library import LibraryError
-        from alerts.routing import build_router
-        from alerts.settings import ConfigError
-
-        settings = settings_or_exit(config_dir)
-        try:
-            router = build_router(settings)
-        except ConfigError as exc:
-            fail(exc.lines)
-        except LibraryError as exc:
-            fail(exc.problems)
+        router = router_or_exit(settings_or_exit(config_dir))
     status = 0
     for path in _expand(paths):
         try:

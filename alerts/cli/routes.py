@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from alerts.cli.common import config_option, fail, settings_or_exit
+from alerts.cli.common import config_option, fail, router_or_exit, settings_or_exit
 from alerts.cli.ingest import load_hazards, read_document
 
 
@@ -23,17 +23,10 @@ def routes() -> None:
 @config_option
 def test(file: Path, as_json: bool, config_dir: Path) -> None:
     """Route the alert in FILE without a database, like `amtool config routes test`."""
-    from alerts.content.library import LibraryError
-    from alerts.routing import build_router, plan_json, stage_for
-    from alerts.settings import ConfigError
+    from alerts.routing import plan_json, stage_for
 
     settings = settings_or_exit(config_dir)
-    try:
-        router = build_router(settings)
-    except ConfigError as exc:
-        fail(exc.lines)
-    except LibraryError as exc:
-        fail(exc.problems)
+    router = router_or_exit(settings)
     try:
         data = file.read_bytes()
     except OSError as exc:
