@@ -41,7 +41,6 @@ FILE_MODELS: dict[str, type[BaseModel]] = {
 class Secrets:
     """Secrets come only from the environment; never from files, never logged."""
 
-    secret_key: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_messaging_service_sid: str | None = None
@@ -59,7 +58,6 @@ class Secrets:
         env = dict(os.environ if env is None else env)
         port = env.get("ALERTS_SMTP_PORT")
         return cls(
-            secret_key=env.get("ALERTS_SECRET_KEY"),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN"),
             twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID"),
