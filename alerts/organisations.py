@@ -327,13 +327,14 @@ async def reach_for_draft(conn: AsyncConnection, draft_id: int) -> dict[int, lis
 
     Uses the fan-out's own tables of audiences and channels, so what is shown is what is sent.
     """
-    from alerts.outbox.fanout import CONTACT_CHANNELS as BY_MESSAGE_CHANNEL
-    from alerts.outbox.fanout import ORG_AUDIENCES
+    from alerts.outbox.fanout import ORG_AUDIENCES, contact_channels
     from alerts.store.tables import messages
 
     found: dict[int, list[Reach]] = {}
-    for m in await conn.execute(select(messages).where(messages.c.draft_id == draft_id).order_by(messages.c.id)):
+    rows = list(await conn.execute(select(messages).where(messages.c.draft_id == draft_id).order_by(messages.c.id)))
+    im_audiences = {m.audience for m in rows if m.channel == "im"}
+    for m in rows:
         if m.audience in ORG_AUDIENCES:
             found[int(m.id)] = await reach(conn, kinds=ORG_AUDIENCES[m.audience], areas=list(m.areas or []),
-                                           contact_channels=BY_MESSAGE_CHANNEL.get(m.channel, ()))
+                                           contact_channels=contact_channels(m.channel, m.audience, im_audiences))
     return found

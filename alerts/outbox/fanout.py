@@ -33,12 +33,22 @@ ORG_AUDIENCES: dict[str, tuple[str, ...]] = {
     "communities": ("community",),
 }
 # Which contact channels carry each message channel.
+IM_CONTACTS = ("wecom", "dingtalk", "feishu", "webhook")
 CONTACT_CHANNELS: dict[str, tuple[str, ...]] = {
     "sms": ("sms",),
     "notice": ("email", "notice"),
-    "im": ("wecom", "dingtalk", "feishu", "webhook"),
+    "im": IM_CONTACTS,
     "email": ("email",),
 }
+
+
+def contact_channels(message_channel: str, audience: str, im_audiences: set[str]) -> tuple[str, ...]:
+    """Which contact channels a message reaches. A group chat gets the short IM text when the draft
+    has one for its audience, and otherwise the notice, so a school's WeCom group is never left out."""
+    channels = CONTACT_CHANNELS.get(message_channel, ())
+    if message_channel == "notice" and audience not in im_audiences:
+        channels = channels + IM_CONTACTS
+    return channels
 
 
 REACHED_STATES = ("sent", "delivered", "in_flight", "queued")
@@ -118,6 +128,7 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
     rules = await _rules(conn, draft, now, campaigns)
     by_message: dict[int, int] = {}
     has_english = {m.audience for m in msgs if m.language == "en"}
+    im_audiences = {m.audience for m in msgs if m.channel == "im"}
     # The more specific audience first, so an elderly resident gets the elderly text, once.
     done: list[int] = []
     for m in sorted(msgs, key=lambda m: (0 if m.audience == "elderly" else 1, m.id)):
@@ -130,7 +141,8 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
             count = await _to_residents(conn, draft, m, prio, now, expires, rules, same_draft=done,
                                         english_exists=m.audience in has_english)
         elif m.audience in ORG_AUDIENCES:
-            count = await _to_organisations(conn, m, prio, rules.next_attempt_at, now, expires)
+            count = await _to_organisations(conn, m, contact_channels(m.channel, m.audience, im_audiences), prio,
+                                            rules.next_attempt_at, now, expires)
         else:
             count = 0
         by_message[m.id] = count
@@ -180,10 +192,9 @@ async def _to_residents(conn: AsyncConnection, draft: Any, m: Any, prio: int, no
     return int(result.rowcount or 0)
 
 
-async def _to_organisations(conn: AsyncConnection, m: Any, prio: int, due: datetime, now: datetime,
-                            expires: datetime | None) -> int:
+async def _to_organisations(conn: AsyncConnection, m: Any, channels: tuple[str, ...], prio: int, due: datetime,
+                            now: datetime, expires: datetime | None) -> int:
     kinds = ORG_AUDIENCES[m.audience]
-    channels = CONTACT_CHANNELS.get(m.channel, ())
     rows = list(await conn.execute(
         select(contacts.c.id, contacts.c.channel)
         .join(organisations, organisations.c.id == contacts.c.organisation_id)
