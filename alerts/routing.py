@@ -112,6 +112,8 @@ class Router:
             hazard=alert.hazard, level=level, audience=y.audience, channel=y.channel,
             stage=use_stage, language=language,
         )
+        if template is None and y.optional:
+            return
         if template is None:
             plan.problems.append(
                 f"route {route}: no {use_stage} template for hazard={alert.hazard} level={level} "

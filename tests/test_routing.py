@@ -82,8 +82,12 @@ def test_orange_reaches_enterprises_and_yellow_does_not(service: Service) -> Non
     assert [m.route for m in yellow.matched] == ["(defaults)", "warnings", "warnings.routine"]
     assert audiences(orange) == {"residents", "schools", "enterprises", "villages"}
     assert audiences(yellow) == {"residents", "schools", "villages"}
-    assert {d.template for d in orange.drafts if d.channel == "sms"} == {"rainstorm.orange.residents.sms"}
-    assert {d.template for d in yellow.drafts if d.channel == "sms"} == {"rainstorm.yellow.residents.sms"}
+    zh = {d.template for d in orange.drafts if d.channel == "sms" and d.language == "zh-CN"}
+    assert zh == {"rainstorm.orange.residents.sms"}
+    assert {d.template for d in yellow.drafts if d.channel == "sms" and d.language == "zh-CN"} == {
+        "rainstorm.yellow.residents.sms"}
+    # Residents who asked for English get the English text where the library has one.
+    assert {d.template for d in orange.drafts if d.language == "en"} == {"rainstorm.orange-red.residents.sms.en"}
 
 
 def test_only_our_townships_are_named_and_other_regions_match_nothing(service: Service) -> None:
@@ -259,7 +263,8 @@ def test_every_cma_signal_level_routes_to_a_reviewed_residents_sms_and_schools_n
         for level in levels.split():
             alert = as_hazard(service, hazard, level)
             plan = service.route(alert)
-            wanted = [d for d in plan.drafts if (d.audience, d.channel) in (("residents", "sms"), ("schools", "notice"))]
+            wanted = [d for d in plan.drafts if (d.audience, d.channel) in (("residents", "sms"), ("schools", "notice"))
+                      and d.language == "zh-CN"]
             if len(wanted) != 2 or plan.problems:
                 missing.append(f"{hazard} {level}: {[(d.audience, d.channel) for d in plan.drafts]} {plan.problems}")
                 continue
@@ -275,7 +280,8 @@ def test_every_cma_signal_level_routes_to_a_reviewed_residents_sms_and_schools_n
 def test_every_cma_signal_cancel_routes_to_a_reviewed_all_clear_sms(service: Service) -> None:
     for hazard, levels in CMA_SIGNALS.items():
         plan = service.route(as_hazard(service, hazard, levels.split()[-1], msg_type="Cancel"))
-        assert [(d.audience, d.channel, d.stage) for d in plan.drafts] == [("residents", "sms", "all_clear")], hazard
+        assert [(d.audience, d.channel, d.stage) for d in plan.drafts if d.language == "zh-CN"] == [
+            ("residents", "sms", "all_clear")], hazard
 
 
 # --- the root and the remaining match keys -------------------------------------------------------
@@ -303,3 +309,22 @@ def test_source_matches_the_issuing_system(service: Service) -> None:
     alert = service.hazards.normalise(parse_alert(ALERT)).model_copy(update={"source": "CMA-CAP-Jincheng"})
     assert matches(Match(source=["CMA-CAP-*"]), alert, []) == (True, ["source CMA-CAP-Jincheng"])
     assert matches(Match(source=["NMC"]), alert, [])[0] is False
+
+
+def test_an_optional_yield_appears_only_where_the_library_has_the_text(config_dir: Path) -> None:
+    from alerts.model import Alert, Area, Geocode, Info, Level
+    from alerts.routing import build_router
+    from alerts.settings import load_settings
+
+    router = build_router(load_settings(config_dir, env={}))
+
+    def plan(hazard: str) -> list[tuple[str, str]]:
+        info = Info(language="zh-CN", hazard=hazard, level=Level.orange,
+                    areas=[Area(desc="米山镇", geocodes=[Geocode(value="140581101000")])])
+        alert = Alert(identifier="x", sender="s", sent="2026-07-12T05:30:00+08:00", infos=[info])
+        result = router.plan(alert)
+        assert result.problems == []
+        return [(d.audience, d.language) for d in result.drafts if d.channel == "sms"]
+
+    assert plan("heat") == [("residents", "zh-CN"), ("residents", "en")]
+    assert plan("lightning") == [("residents", "zh-CN")]  # no English lightning text: nothing, and no error

@@ -30,6 +30,9 @@ class Yield(Section):
     stage: Literal["warning", "update", "all_clear", "seasonal", "preparedness"] = "warning"
     language: str | None = None  # default: the root `defaults.language`
     template: str | None = None  # an explicit template id; otherwise the library picks by metadata
+    # Only where the library has such a text (e.g. English for the few hazards written in English);
+    # a missing one is then no config error.
+    optional: bool = False
 
 
 class Route(Section):
