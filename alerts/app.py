@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from alerts import lifecycle
 from alerts.areas import Areas
 from alerts.channels.base import Channel
+from alerts.channels.registry import build_channels
 from alerts.clock import Clock
 from alerts.content.library import Library
 from alerts.content.sms import DEFAULT_BANNED_WORDS, SmsRules
@@ -80,13 +80,8 @@ class Service:
         self.policy = Policy(settings.workflow)
         self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,
                                sms_rules=self.sms_rules, campaigns=settings.channels.campaigns)
-        self.channels: dict[str, Channel] = self._build_channels()
+        self.channels: dict[str, Channel] = build_channels(settings)
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
-
-    def _build_channels(self) -> dict[str, Channel]:
-        from alerts.channels.registry import build_channels
-
-        return build_channels(self.settings)
 
     # --- the pipeline ---------------------------------------------------------------------
 
@@ -154,10 +149,3 @@ def sms_rules(settings: Settings) -> SmsRules:
                     banned_words=tuple(dict.fromkeys(DEFAULT_BANNED_WORDS + tuple(sms.banned_words))),
                     forbid_urls=sms.forbid_urls)
 
-
-def build_service(settings: Settings, **kwargs: object) -> Service:
-    return Service(settings, **kwargs)  # type: ignore[arg-type]
-
-
-def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent

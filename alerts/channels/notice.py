@@ -124,11 +124,13 @@ async def load_published(conn: AsyncConnection, message_id: int) -> Published | 
     return _published(row) if row else None
 
 
-async def list_public(conn: AsyncConnection, *, audiences: list[str], kinds: list[str], limit: int) -> list[Published]:
+async def list_public(conn: AsyncConnection, *, audiences: list[str], kinds: list[str], limit: int,
+                      languages: list[str] | None = None) -> list[Published]:
     """Newest first: approved, non-exercise messages to public audiences, of public alerts (or campaigns)."""
     q = (_joined()
          .where(and_(drafts.c.state.in_(APPROVED_STATES), drafts.c.exercise.is_(False),
                      messages.c.audience.in_(audiences), drafts.c.kind.in_(kinds),
+                     messages.c.language.in_(languages or ["zh-CN"]),
                      (alerts.c.id.is_(None)) | (alerts.c.scope == "Public")))
          .order_by(drafts.c.decided_at.desc(), messages.c.id.desc())
          .limit(limit))

@@ -131,12 +131,16 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
     im_audiences = {m.audience for m in msgs if m.channel == "im"}
     # The more specific audience first, so an elderly resident gets the elderly text, once.
     done: list[int] = []
+    drilled: set[str] = set()
     for m in sorted(msgs, key=lambda m: (0 if m.audience == "elderly" else 1, m.id)):
         if m.channel == "voice":
             continue  # read-out text for broadcasters; nothing is sent automatically
         if draft.exercise:
-            count = (await _to_phones(conn, m, test_phones, prio, rules.next_attempt_at, now, expires)
-                     if m.channel == "sms" else 0)
+            # The drill team gets each audience's SMS once (not also its English version).
+            first = m.channel == "sms" and m.audience not in drilled
+            if first:
+                drilled.add(m.audience)
+            count = await _to_phones(conn, m, test_phones, prio, rules.next_attempt_at, now, expires) if first else 0
         elif m.audience in ("residents", "elderly"):
             count = await _to_residents(conn, draft, m, prio, now, expires, rules, same_draft=done,
                                         english_exists=m.audience in has_english)

@@ -47,7 +47,7 @@ def _message_id(request: web.Request) -> int:
 def in_feed(p: Published, config: NoticesConfig) -> bool:
     """The same rule as the feed query: approved, public, not an exercise, a listed audience and kind."""
     return (p.approved and p.public and p.audience in config.feed.public_audiences
-            and p.kind in config.feed.kinds)
+            and p.kind in config.feed.kinds and p.language in config.feed.languages)
 
 
 def _atom_time(dt: datetime) -> str:
@@ -60,7 +60,7 @@ async def atom_feed(request: web.Request) -> web.Response:
     config = _config(request)
     async with svc.db.read() as conn:
         items = await list_public(conn, audiences=config.feed.public_audiences, kinds=config.feed.kinds,
-                                  limit=config.feed.max_entries)
+                                  limit=config.feed.max_entries, languages=config.feed.languages)
     base = _base(request)
     author = config.feed.author or svc.settings.service.name
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
