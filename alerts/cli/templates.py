@@ -103,17 +103,14 @@ def list_cmd(as_json: bool, config_dir: Path) -> None:
 
 @click.command()
 @click.argument("template_id")
-@click.option("--alert", "alert_file", required=True, type=click.Path(path_type=Path),
-              help="A CAP or national-profile file whose values fill the template.")
+@click.option("--alert", "alert_file", default=None, type=click.Path(path_type=Path),
+              help="A CAP or national-profile file whose values fill the template (not needed for "
+                   "seasonal and preparedness texts, which are rendered for the whole region).")
 @click.option("--json", "as_json", is_flag=True, help="One object with text, characters, encoding, segments.")
 @config_option
-def render(template_id: str, alert_file: Path, as_json: bool, config_dir: Path) -> None:
+def render(template_id: str, alert_file: Path | None, as_json: bool, config_dir: Path) -> None:
     """Print TEMPLATE_ID rendered for an alert exactly as it would be sent (SMS with its signature)."""
-    from alerts.areas import Areas
-    from alerts.cli.ingest import load_hazards, read_document
     from alerts.content.sms import check, measure
-    from alerts.drafting import drafter_for
-    from alerts.routing import Planned
 
     settings = settings_or_exit(config_dir)
     library = _library(settings, strict=False)
@@ -121,23 +118,10 @@ def render(template_id: str, alert_file: Path, as_json: bool, config_dir: Path) 
         template = library.get(template_id)
     except KeyError:
         fail(f"no template {template_id!r} in {settings.templates_dir}; `alerts templates list` shows the ids", code=1)
-    try:
-        data = alert_file.read_bytes()
-    except OSError as exc:
-        fail(f"{alert_file}: rejected: cannot read the file ({exc.strerror or exc})", code=1)
-    result = read_document(str(alert_file), data, load_hazards(config_dir))
-    if result.rejected or not result.alerts:
-        fail([f"{alert_file}: rejected: {r}" for r in result.rejected] or [f"{alert_file}: holds no alert"], code=1)
-    _where, alert = result.alerts[0]
-    areas = Areas(settings.areas)
-    drafter = drafter_for(settings, library, areas, load_hazards(config_dir))
-    # The same code path the pipeline drafts with, so the text is the one that would be sent.
-    planned = Planned("cli", template.id, template.audience, template.channel, template.stage, template.language,
-                      areas.covered(alert))
-    items, problems = drafter.render_planned(alert, [planned], datetime.now().astimezone())
-    if problems or not items:
-        fail(problems or [f"{template_id}: nothing rendered"], code=1)
-    body = items[0].text
+    if alert_file is None:
+        body = _campaign_text(settings, template)
+    else:
+        body = _alert_text(settings, library, template, alert_file, config_dir)
     if template.channel == "sms":
         sms = measure(body, settings.service.sms.signature)
         out: dict[str, Any] = {"text": sms.text, "characters": sms.characters, "encoding": sms.encoding,
@@ -160,5 +144,49 @@ def render(template_id: str, alert_file: Path, as_json: bool, config_dir: Path) 
     segments = f", {out['segments']} segment(s)" if out["segments"] is not None else ""
     click.echo(f"-- {out['characters']} characters, {out['encoding']}{segments}", err=True)
 
+
+
+def _alert_text(settings: Any, library: Any, template: Any, alert_file: Path, config_dir: Path) -> str:
+    """The text for an alert, by the same code path the pipeline drafts with."""
+    from alerts.areas import Areas
+    from alerts.cli.ingest import load_hazards, read_document
+    from alerts.drafting import drafter_for
+    from alerts.routing import Planned
+
+    try:
+        data = alert_file.read_bytes()
+    except OSError as exc:
+        fail(f"{alert_file}: rejected: cannot read the file ({exc.strerror or exc})", code=1)
+    result = read_document(str(alert_file), data, load_hazards(config_dir))
+    if result.rejected or not result.alerts:
+        fail([f"{alert_file}: rejected: {r}" for r in result.rejected] or [f"{alert_file}: holds no alert"], code=1)
+    _where, alert = result.alerts[0]
+    areas = Areas(settings.areas)
+    drafter = drafter_for(settings, library, areas, load_hazards(config_dir))
+    planned = Planned("cli", template.id, template.audience, template.channel, template.stage, template.language,
+                      areas.covered(alert))
+    items, problems = drafter.render_planned(alert, [planned], datetime.now().astimezone())
+    if problems or not items:
+        fail(problems or [f"{template.id}: nothing rendered"], code=1)
+    return str(items[0].text)
+
+
+def _campaign_text(settings: Any, template: Any) -> str:
+    """A seasonal or preparedness text for the whole region, as a campaign occurrence renders it."""
+    from alerts.areas import Areas
+    from alerts.content.render import RenderError, build_campaign_context
+    from alerts.content.render import render as render_template
+
+    if template.stage not in ("seasonal", "preparedness"):
+        fail(f"{template.id} is a {template.stage} text: give the alert it is for with --alert FILE", code=2)
+    areas = Areas(settings.areas)
+    codes = sorted(areas.townships)
+    context = build_campaign_context(area_phrase=areas.phrase(codes), area_names=areas.names(codes), params={},
+                                     now=datetime.now().astimezone())
+    try:
+        return render_template(template, context)
+    except RenderError as exc:
+        fail(str(exc), code=1)
+        raise AssertionError from exc  # unreachable
 
 COMMANDS = [templates, render]

@@ -147,3 +147,13 @@ async def test_a_draft_with_an_edited_template_loses_the_expedited_path(
     assert sms.template_reviewed is False
     verdict = edited.policy.verdict(record.row, record.messages)
     assert not verdict.expedited and verdict.needs_expert
+
+
+def test_render_without_an_alert_shows_a_campaign_text_and_refuses_a_warning_text(config_dir: Path) -> None:
+    code, out, _ = run(config_dir, "render", "science_month.preparedness.residents.sms", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["text"].startswith("【高平应急科普】科技活动周") and doc["segments"] <= 2
+    code, _, err = run(config_dir, "render", "rainstorm.orange.residents.sms")
+    assert code == 2
+    assert "give the alert it is for with --alert FILE" in err and "Traceback" not in err
