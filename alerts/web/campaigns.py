@@ -13,6 +13,7 @@ from alerts.campaigns import rules
 from alerts.campaigns import store as occ_store
 from alerts.campaigns.ondemand import Invalid, OnDemand, OneOffBody, TriggerBody
 from alerts.campaigns.scheduling import Outcome, runner_for
+from alerts.channels.base import with_signature
 from alerts.clock import SHANGHAI
 from alerts.settings.campaigns import CampaignConfig
 from alerts.store.users import User
@@ -132,7 +133,9 @@ async def _preview(request: web.Request, campaign: CampaignConfig, body: Trigger
     except Invalid as exc:
         raise json_error(exc.status, str(exc)) from None
     signature = service(request).settings.service.sms.signature
-    messages = [{**m, "sms": signature + m["text"] if m["channel"] == "sms" else None} for m in rendered.as_json()]
+    # Exactly what the SMS channels send (they add the signature once, the same way).
+    messages = [{**m, "sms": with_signature(m["text"], signature) if m["channel"] == "sms" else None}
+                for m in rendered.as_json()]
     return web.json_response({"campaign": campaign.id, "name": campaign.name, "messages": messages,
                               "problems": rendered.problems,
                               "deferred_by": [c.describe() for c in conflicts]})
@@ -151,7 +154,7 @@ async def trigger(request: web.Request) -> web.Response:
             user, campaign, body, origin=f"api:{client_origin(request)}")
     except Invalid as exc:
         raise json_error(exc.status, str(exc)) from None
-    return web.json_response(_outcome_json(campaign, outcome), status=201 if outcome.state == "drafted" else 202)
+    return _outcome_response(campaign, outcome)
 
 
 @routes.post("/api/v1/campaigns")
@@ -168,6 +171,11 @@ async def one_off(request: web.Request) -> web.Response:
         outcome = await ondemand.trigger(user, campaign, body, origin=f"api:{client_origin(request)}", one_off=True)
     except Invalid as exc:
         raise json_error(exc.status, str(exc)) from None
+    return _outcome_response(campaign, outcome)
+
+
+def _outcome_response(campaign: CampaignConfig, outcome: Outcome) -> web.Response:
+    """201 when a draft was made now, 202 when the occurrence waits (deferred behind a warning)."""
     return web.json_response(_outcome_json(campaign, outcome), status=201 if outcome.state == "drafted" else 202)
 
 
