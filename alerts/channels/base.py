@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 log = logging.getLogger("alerts.channels")
@@ -47,7 +48,43 @@ class Permanent:
     code: str = ""
 
 
-Outcome = Ok | Retry | Permanent
+@dataclass(frozen=True)
+class Paused:
+    """An account-level fault, not this delivery's: authentication failed, the account is suspended,
+    the provider throttles the whole account or its queue is full. The channel (or, with `sender`,
+    one sender) stops for `after` seconds, an operator problem is shown, and the delivery stays
+    queued without spending an attempt."""
+
+    reason: str
+    after: float = 60.0
+    code: str = ""
+    sender: str = ""  # empty: the whole channel
+
+
+Outcome = Ok | Retry | Permanent | Paused
+
+
+@dataclass(frozen=True)
+class Found:
+    """Reconciliation: the provider has a record of this delivery (it was sent)."""
+
+    provider_id: str
+    provider_status: str = "sent"
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """Reconciliation: the provider has no record of it after the time asked about (send it)."""
+
+
+@dataclass(frozen=True)
+class Unknowable:
+    """Reconciliation is impossible for this one (no provider record to ask): the in-doubt policy applies."""
+
+    reason: str
+
+
+Reconciled = Found | NotFound | Unknowable
 
 
 async def sms_number(item: Outbound, contacts: Any | None) -> str | Permanent:
@@ -79,6 +116,26 @@ class Channel(Protocol):
     async def send(self, item: Outbound) -> Outcome: ...
 
     async def close(self) -> None: ...
+
+
+class BatchChannel(Channel, Protocol):
+    """A channel whose provider takes many recipients in one call (Aliyun SendSms: 1,000 numbers with one
+    template and parameters; Tencent SendSms: 200). The worker groups what it claimed by `batch_key`
+    and hands each group of at most `max_batch` to `send_batch`, which answers one outcome per item, in
+    order: the ledger stays one row per (message, recipient, channel)."""
+
+    max_batch: int
+
+    def batch_key(self, item: Outbound) -> object: ...
+
+    async def send_batch(self, items: list[Outbound]) -> list[Outcome]: ...
+
+
+class Reconciling(Protocol):
+    """A channel that can ask its provider whether an in-doubt delivery was really sent (Twilio's
+    message list by recipient and date; Aliyun QuerySendDetails; Tencent PullSmsSendStatus)."""
+
+    async def reconcile(self, item: Outbound, *, since: datetime) -> Reconciled: ...
 
 
 @dataclass

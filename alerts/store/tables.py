@@ -398,3 +398,27 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# --- operator problems ----------------------------------------------------------------------------
+
+# Something an operator must see and act on, never only a log line: a warning that reaches nobody,
+# a paused channel, a provider failover. One row per key (e.g. "alert:42:no_recipients"); the same
+# condition again reopens and counts it rather than adding rows.
+problems = Table(
+    "problems",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),  # no_route, no_recipients, channel_paused, failover, ...
+    Column("severity", String(10), nullable=False),  # critical, warning, info
+    Column("subject", String(200), nullable=False, default=""),  # what it is about: "alert:42", "channel:sms"
+    Column("what", Text, nullable=False),  # what happened
+    Column("why", Text, nullable=False, default=""),  # why
+    Column("todo", Text, nullable=False, default=""),  # what to do about it
+    Column("count", Integer, nullable=False, default=1),
+    ts("opened_at", nullable=False),
+    ts("updated_at", nullable=False),
+    ts("resolved_at", nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Index("ix_problems_resolved_at", "resolved_at"),
+)

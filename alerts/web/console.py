@@ -25,6 +25,7 @@ from alerts.content.hazards import default_hazards
 from alerts.model import LEVEL_ZH, Level
 from alerts.recipients import mask_phone
 from alerts.store import drafts as draft_store
+from alerts.store import problems as problem_store
 from alerts.store import users as user_store
 from alerts.web.auth import SESSION_COOKIE, check_csrf, client_origin, console_session, service
 
@@ -204,24 +205,33 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-async def _queue_rows(request: web.Request) -> tuple[list[Any], list[Any]]:
+# Who may mark an operator problem handled: the people on duty (approvers) and administrators.
+RESOLVE_PROBLEM_PERMISSIONS = ("approve", "manage_settings")
+
+
+def may_resolve_problems(request: web.Request, user: Any) -> bool:
+    policy = service(request).policy
+    return any(policy.can(user, p) for p in RESOLVE_PROBLEM_PERMISSIONS)
+
+
+async def _queue_rows(request: web.Request, sess: user_store.Session) -> dict[str, Any]:
+    """What the queue shows: open operator problems above the pending drafts, then recent decisions."""
     async with service(request).db.read() as conn:
         pending = await draft_store.list_drafts(conn, state="pending", limit=200)
         recent = [r for r in await draft_store.list_drafts(conn, limit=30) if r.state != "pending"]
-    return pending, recent
+        problems = await problem_store.open_problems(conn, limit=20)
+    return {"pending": pending, "recent": recent, "problems": problems, "now": service(request).clock.now(),
+            "can_resolve": may_resolve_problems(request, sess.user)}
 
 
 @routes.get("/")
 async def queue(request: web.Request) -> web.Response:
     sess = await require_permission(request, "view", "查看消息队列")
-    pending, recent = await _queue_rows(request)
-    return render_page(request, "queue.html", sess, pending=pending, recent=recent, now=service(request).clock.now())
+    return render_page(request, "queue.html", sess, **await _queue_rows(request, sess))
 
 
 @routes.get("/queue/items")
 async def queue_items(request: web.Request) -> web.Response:
     """The queue's list alone, for the page's short-polling refresh (console.js)."""
     sess = await require_permission(request, "view", "查看消息队列")
-    pending, recent = await _queue_rows(request)
-    return render_page(request, "_queue_items.html", sess, pending=pending, recent=recent,
-                       now=service(request).clock.now())
+    return render_page(request, "_queue_items.html", sess, **await _queue_rows(request, sess))

@@ -12,17 +12,12 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from alerts.recipients import mask_phone, normalise_phone, opt_in, opt_out
+from alerts.replies import handle_reply
 from alerts.store import deliveries as delivery_store
 from alerts.web.auth import service
 
 routes = web.RouteTableDef()
 log = logging.getLogger("alerts.web.twilio")
-
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "退订", "TD", "取消订阅"}
-START_WORDS = {"START", "UNSTOP", "YES", "订阅"}
-HELP_WORDS = {"HELP", "INFO", "帮助"}
-
 
 async def _signed_form(request: web.Request) -> dict[str, str]:
     """The form fields, if the request carries a valid Twilio signature; otherwise 403."""
@@ -69,23 +64,7 @@ def _twiml(text: str | None) -> web.Response:
 async def inbound(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     svc = service(request)
-    phone = normalise_phone(form.get("From", "")) or form.get("From", "")
-    word = form.get("Body", "").strip().upper().rstrip("。.!！")
-    name = svc.settings.service.name
-    now = svc.clock.now()
-    actor = f"sms:{mask_phone(phone)}"
-    if word in STOP_WORDS:
-        async with svc.db.write() as conn:
-            await opt_out(conn, phone=phone, how=f"sms:{word}", at=now, actor=actor, origin="twilio")
-        log.info("inbound %s from %s: opted out", word, mask_phone(phone))
-        return _twiml(f"{name}：您已退订，将不再收到本服务的短信。回复“订阅”可恢复。")
-    if word in START_WORDS:
-        async with svc.db.write() as conn:
-            known = await opt_in(conn, phone=phone, how=f"sms:{word}", at=now, actor=actor, origin="twilio")
-        log.info("inbound %s from %s: opted in (changed: %s)", word, mask_phone(phone), known)
-        return _twiml(f"{name}：您已恢复订阅应急科普与预警提示短信。回复“退订”可停止。")
-    if word in HELP_WORDS:
-        return _twiml(f"{name}：由高平市科协与应急管理部门提供的应急科普与预警提示短信服务。"
-                      "回复“退订”或 TD 停止接收，回复“订阅”恢复接收。")
-    log.info("inbound message from %s ignored (not a keyword)", mask_phone(phone))
-    return _twiml(None)
+    async with svc.db.write() as conn:
+        reply = await handle_reply(conn, phone=form.get("From", ""), body=form.get("Body", ""), provider="twilio",
+                                   at=svc.clock.now(), service_name=svc.settings.service.name)
+    return _twiml(reply.answer)
