@@ -218,7 +218,8 @@ class AliyunServer:
 
 
 async def start(server: AliyunServer) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(server.app(), access_log=None)
+    # Long query strings: SendSms carries up to 1,000 numbers in its URL, as the provider accepts.
+    runner = web.AppRunner(server.app(), access_log=None, max_line_size=65536)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
