@@ -162,7 +162,7 @@ class TencentServer:
         now = time.monotonic()
         for n in numbers:
             phone = n if n.startswith("+") else "+86" + n[-11:]
-            if not re.fullmatch(r"\+861\d{10}", phone):
+            if not re.fullmatch(r"\+861[3-9]\d{9}", phone):
                 statuses.append({"SerialNo": "", "PhoneNumber": n, "Fee": 0, "SessionContext": "",
                                  "Code": "InvalidParameterValue.IncorrectPhoneNumber", "Message": "invalid number",
                                  "IsoCode": "CN"})

@@ -39,21 +39,22 @@ class Health:
         self.states = {n: State() for n in names}
         self.template_down: dict[tuple[str, str], tuple[float, str]] = {}
         self._rates_at = 0.0
+        self.monotonic = time.monotonic  # the clock of the "left alone for down_seconds" windows
 
     def usable(self, name: str) -> bool:
         s = self.states[name]
-        return s.down_until <= time.monotonic() and not s.rate_bad
+        return s.down_until <= self.monotonic() and not s.rate_bad
 
     def template_usable(self, name: str, template_id: str) -> bool:
         until = self.template_down.get((name, template_id))
-        return until is None or until[0] <= time.monotonic()
+        return until is None or until[0] <= self.monotonic()
 
     def now(self) -> datetime:
         return self.clock.now()  # type: ignore[attr-defined, no-any-return]
 
     async def fault(self, name: str, kind: str, reason: str, *, others: bool) -> None:
         s = self.states[name]
-        s.down_until = time.monotonic() + self.config.down_seconds
+        s.down_until = self.monotonic() + self.config.down_seconds
         s.reason, s.kind = reason, kind
         log.warning("sms provider %s failing (%s): %s; new sends move to the next provider", name, kind, reason)
         await self._report(name, f"短信服务商 {name} 调用失败，新的短信已改由下一家服务商发送" if others else
@@ -61,7 +62,7 @@ class Health:
                            reason, critical=not others)
 
     async def template_fault(self, name: str, template_id: str, reason: str) -> None:
-        self.template_down[(name, template_id)] = (time.monotonic() + self.config.down_seconds, reason)
+        self.template_down[(name, template_id)] = (self.monotonic() + self.config.down_seconds, reason)
         if self.db is None:
             return
         async with self.db.write() as conn:
@@ -81,9 +82,9 @@ class Health:
 
     async def refresh_rates(self, *, force: bool = False) -> None:
         """Undelivered share of the receipts of the last window, per provider (read every 15 s)."""
-        if self.db is None or (not force and time.monotonic() - self._rates_at < 15.0):
+        if self.db is None or (not force and self.monotonic() - self._rates_at < 15.0):
             return
-        self._rates_at = time.monotonic()
+        self._rates_at = self.monotonic()
         since = self.now() - timedelta(seconds=self.config.window_seconds)
         async with self.db.read() as conn:
             rows = await conn.execute(
