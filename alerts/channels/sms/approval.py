@@ -38,7 +38,7 @@ class RegisteredGuard:
             recorded = dict(m.params) if m.params is not None else None
             problems: list[str] = []
             for r in registered:
-                params = recorded if recorded is not None and r.fill(recorded) == m.text else r.parse(m.text)
+                params = recorded if recorded is not None and r.fill(recorded) == m.text else r.parse(m.text, prefer=recorded)
                 if params is None:
                     problems.append(f"{r.provider}: the text is not the registered wording of {m.template_id} "
                                     "(only the variable parts may be edited)")

@@ -106,16 +106,18 @@ class Registered:
             return [str(params.get(name, "")) for name in self.variables]
         return {name: str(params.get(name, "")) for name in self.variables}
 
-    def parse(self, text: str) -> dict[str, str] | None:
+    def parse(self, text: str, prefer: Mapping[str, str] | None = None) -> dict[str, str] | None:
         """The variable values that turn the wording into `text`, or None when the fixed text differs
-        (an edited message may change what is in the slots, nothing else)."""
+        (an edited message may change what is in the slots, nothing else). Adjacent slots are ambiguous,
+        so each slot first tries its value in `prefer` (the values as drafted): the smallest change wins."""
         pattern, names, pos = "", [], 0
         slots = self.slots()
         found = sorted(((m.start(), m.end(), name) for placeholder, name in slots
                         for m in re.finditer(re.escape(placeholder), self.text)), key=lambda t: t[0])
         for start, end, name in found:
             pattern += re.escape(self.text[pos:start])
-            pattern += f"(?P={_group(name)})" if name in names else f"(?P<{_group(name)}>.+?)"
+            hint = f"{re.escape(prefer[name])}|" if prefer and prefer.get(name) else ""
+            pattern += f"(?P={_group(name)})" if name in names else f"(?P<{_group(name)}>{hint}.+?)"
             names.append(name)
             pos = end
         pattern += re.escape(self.text[pos:])
