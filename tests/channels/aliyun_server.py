@@ -55,6 +55,7 @@ class AliyunServer:
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, int]] = field(default_factory=list)  # (action, numbers)
     requests: int = 0
+    numbers: int = 0  # numbers accepted
     refused_signatures: int = 0
     first_request_at: float | None = None
     last_request_at: float | None = None
@@ -179,6 +180,7 @@ class AliyunServer:
             for n in numbers:
                 self._recent[(n, code)].append(now)
         biz_id = f"{next(self._ids)}^{int(time.time())}"
+        self.numbers += len(numbers)
         if self.record:
             at = datetime.now(TZ).replace(microsecond=0, tzinfo=None)
             self.sent.extend(Sent(biz_id, n, code, c, at) for n, c in zip(numbers, contents, strict=True))
@@ -225,3 +227,36 @@ async def start(server: AliyunServer) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
+
+
+async def stats(request: web.Request) -> web.Response:
+    """Counters for a benchmark in another process (not part of the provider's API)."""
+    server = request.app["server"]
+    return web.json_response({"requests": server.requests, "numbers": server.numbers,
+                              "refused_signatures": server.refused_signatures})
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a local provider server for benchmarks")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    from tests.channels.sms_support import FAKES, registry
+
+    server = FAKES["aliyun"](registry(), record=False)
+    app = server.app()
+    app["server"] = server
+    app.router.add_get("/_stats", stats)
+
+    async def serve() -> None:
+        runner = web.AppRunner(app, access_log=None, max_line_size=65536)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

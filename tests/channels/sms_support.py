@@ -38,6 +38,9 @@ def tencent_fake(reg: SmsRegistry, **kwargs: Any) -> tencent_server.TencentServe
                                         **kwargs)
 
 
+FAKES = {"aliyun": aliyun_fake, "tencent": tencent_fake}
+
+
 def aliyun_provider(reg: SmsRegistry, url: str, *, timeout: float = 5.0) -> AliyunProvider:
     client = AliyunClient(access_key_id=aliyun_server.ACCESS_KEY_ID, access_key_secret=aliyun_server.ACCESS_KEY_SECRET,
                           endpoint=url, timeout=timeout)

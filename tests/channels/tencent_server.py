@@ -52,6 +52,7 @@ class TencentServer:
     sent: list[Sent] = field(default_factory=list)
     replies: list[dict[str, object]] = field(default_factory=list)
     requests: int = 0
+    numbers: int = 0  # numbers accepted
     refused_signatures: int = 0
     first_request_at: float | None = None
     last_request_at: float | None = None
@@ -174,6 +175,7 @@ class TencentServer:
                                  "Message": "the number exceeds the 30-second frequency limit", "IsoCode": "CN"})
                 continue
             self._recent[phone].append(now)
+            self.numbers += 1
             serial = f"2433:{next(self._ids):010d}"
             if self.record:
                 self.sent.append(Sent(serial, phone, str(params.get("TemplateId")), content, time.time()))
@@ -208,3 +210,36 @@ async def start(server: TencentServer) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
+
+
+async def stats(request: web.Request) -> web.Response:
+    """Counters for a benchmark in another process (not part of the provider's API)."""
+    server = request.app["server"]
+    return web.json_response({"requests": server.requests, "numbers": server.numbers,
+                              "refused_signatures": server.refused_signatures})
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a local provider server for benchmarks")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    from tests.channels.sms_support import FAKES, registry
+
+    server = FAKES["tencent"](registry(), record=False)
+    app = server.app()
+    app["server"] = server
+    app.router.add_get("/_stats", stats)
+
+    async def serve() -> None:
+        runner = web.AppRunner(app, access_log=None, max_line_size=65536)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

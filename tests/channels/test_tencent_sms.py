@@ -13,8 +13,8 @@ from alerts.channels.sms.tencent import TencentClient, http_profile
 from tests.channels import tencent_server
 from tests.channels.sms_support import (
     PARAMS,
-    TEMPLATE,
     START,
+    TEMPLATE,
     channel,
     items,
     message,
