@@ -55,6 +55,7 @@ class AliyunServer:
     sent: list[Sent] = field(default_factory=list)
     calls: list[tuple[str, int]] = field(default_factory=list)  # (action, numbers)
     requests: int = 0
+    push_to: str | None = None  # a hook to push reports to after each send (standalone use)
     numbers: int = 0  # numbers accepted
     refused_signatures: int = 0
     first_request_at: float | None = None
@@ -184,7 +185,14 @@ class AliyunServer:
         if self.record:
             at = datetime.now(TZ).replace(microsecond=0, tzinfo=None)
             self.sent.extend(Sent(biz_id, n, code, c, at) for n, c in zip(numbers, contents, strict=True))
+        if self.push_to:
+            asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(self._push_later()))
         return {"Code": "OK", "Message": "OK", "BizId": biz_id}
+
+    async def _push_later(self) -> None:
+        entries = self.reports()
+        if entries and self.push_to:
+            await self.push(self.push_to, entries)
 
     def _query(self, params: dict[str, str]) -> dict[str, object]:
         phone, day = params.get("PhoneNumber", ""), params.get("SendDate", "")
@@ -241,10 +249,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="a local provider server for benchmarks")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--push", metavar="URL", help="push delivery reports to this hook a second after each send, "
+                        "as the provider does (for trying the service by hand)")
     args = parser.parse_args()
     from tests.channels.sms_support import FAKES, registry
 
-    server = FAKES["aliyun"](registry(), record=False)
+    server = FAKES["aliyun"](registry(), record=bool(args.push), push_to=args.push)
     app = server.app()
     app["server"] = server
     app.router.add_get("/_stats", stats)

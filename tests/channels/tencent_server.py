@@ -52,6 +52,7 @@ class TencentServer:
     sent: list[Sent] = field(default_factory=list)
     replies: list[dict[str, object]] = field(default_factory=list)
     requests: int = 0
+    push_to: str | None = None  # a hook to push reports to after each send (standalone use)
     numbers: int = 0  # numbers accepted
     refused_signatures: int = 0
     first_request_at: float | None = None
@@ -181,7 +182,14 @@ class TencentServer:
                 self.sent.append(Sent(serial, phone, str(params.get("TemplateId")), content, time.time()))
             statuses.append({"SerialNo": serial, "PhoneNumber": phone, "Fee": 2, "SessionContext": "",
                              "Code": "Ok", "Message": "send success", "IsoCode": "CN"})
+        if self.push_to:
+            asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(self._push_later()))
         return {"SendStatusSet": statuses}
+
+    async def _push_later(self) -> None:
+        entries = self.callbacks()
+        if entries and self.push_to:
+            await self.push(self.push_to, entries)
 
     def callbacks(self, *, failed: set[str] = frozenset()) -> list[dict[str, object]]:  # type: ignore[assignment]
         """Status callback entries for everything not reported yet."""
@@ -224,10 +232,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="a local provider server for benchmarks")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--push", metavar="URL", help="push delivery reports to this hook a second after each send, "
+                        "as the provider does (for trying the service by hand)")
     args = parser.parse_args()
     from tests.channels.sms_support import FAKES, registry
 
-    server = FAKES["tencent"](registry(), record=False)
+    server = FAKES["tencent"](registry(), record=bool(args.push), push_to=args.push)
     app = server.app()
     app["server"] = server
     app.router.add_get("/_stats", stats)

@@ -87,6 +87,7 @@ class SmsChannel:
         self.max_batch = max(p.max_batch for p in providers)
         # delivery id → (provider, when) of calls that ended without an answer: reconciled before any resend.
         self.in_doubt: dict[int, tuple[str, datetime]] = {}
+        self._routes: dict[tuple[int, str], tuple[list[tuple[Provider, Registered | None]], str]] = {}
 
     def batch_key(self, item: Outbound) -> object:
         # One message has one template and one set of variables: one provider call per ≤ max_batch numbers.
@@ -121,14 +122,25 @@ class SmsChannel:
 
     def candidates(self, message: Message, target: Target) -> tuple[list[tuple[Provider, Registered | None]], str]:
         """Providers able to carry this message to this number, in order; and why others cannot."""
+        chain, why = self._message_route(message)
+        if mainland(target.phone) is not None:
+            return chain, why
+        foreign = [(p, r) for p, r in chain if not p.domestic]
+        reasons = [why] if why else []
+        reasons += [f"{p.name} sends to mainland mobile numbers only" for p, _ in chain if p.domestic]
+        return foreign, "; ".join(reasons)
+
+    def _message_route(self, message: Message) -> tuple[list[tuple[Provider, Registered | None]], str]:
+        """The providers for a message (mainland numbers), worked out once per message and text."""
+        key = (message.id, message.text)
+        cached = self._routes.get(key)
+        if cached is not None:
+            return cached
         out: list[tuple[Provider, Registered | None]] = []
         why: list[str] = []
         for p in self.providers:
             if not p.domestic:
                 out.append((p, None))
-                continue
-            if mainland(target.phone) is None:
-                why.append(f"{p.name} sends to mainland mobile numbers only")
                 continue
             registered = self.registry.get(p.name, message.template_id)
             if registered is None or message.params is None:
@@ -139,7 +151,10 @@ class SmsChannel:
                            f"{message.template_id} (edited?); it cannot go out as that template")
                 continue
             out.append((p, registered))
-        return out, "; ".join(why)
+        if len(self._routes) > 4096:
+            self._routes.clear()
+        self._routes[key] = (out, "; ".join(why))
+        return self._routes[key]
 
     async def _send_message(self, message: Message, targets: list[Target], outcomes: dict[int, Outcome]) -> None:
         by_route: dict[tuple[str, ...], list[Target]] = defaultdict(list)
