@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -174,3 +175,27 @@ async def _draft(world: Any, draft_id: int) -> Any:
 
     async with world.service.db.read() as conn:
         return await draft_store.get(conn, draft_id)
+
+
+async def test_receipts_the_pushes_missed_are_pulled(provider: tuple[str, Any], config_dir: Path,
+                                                     database_url: str) -> None:
+    from alerts.channels.sms.pull import pull_once
+
+    name, server = provider
+    world = await build_world(config_dir, database_url)
+    try:
+        draft_id = await world.ingest()
+        await approve(world, draft_id)
+        await world.service.worker.drain()
+        if name == "aliyun":
+            # The service runs on a test clock: the provider's records carry the same day as ours.
+            for sent in server.sent:
+                sent.at = world.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+            server.reports()  # the provider has the reports; its push never reached us
+            world.clock.advance(minutes=11)
+        applied = await pull_once(world.service)
+        async with world.service.db.read() as conn:
+            states = [r.state for r in await conn.execute(select(deliveries)) if r.channel == "sms"]
+        assert applied.matched == len(states) and set(states) == {"delivered"}
+    finally:
+        await world.service.close()

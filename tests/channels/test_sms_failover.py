@@ -159,3 +159,20 @@ async def test_an_unanswered_call_that_did_not_arrive_goes_to_the_next_provider_
     assert all(isinstance(o, Ok) and o.provider_id.startswith("tencent:") for o in outcomes)
     assert len(tc.sent) == 2
     await sms.close()
+
+
+async def test_numbers_outside_the_mainland_and_a_last_resort_go_to_the_free_text_provider(
+        servers: dict[str, Any], database: Any, tmp_path: Any) -> None:
+    from alerts.channels.log import LogChannel
+    from alerts.channels.sms.channel import FreeText
+
+    ali = servers["aliyun"]
+    reg = servers["registry"]
+    mid = await message(database, reg)
+    log = LogChannel(tmp_path / "outbox.log", name="sms", signature="【高平应急科普】")
+    sms = channel([aliyun_provider(reg, servers["aliyun_url"]), FreeText("log", log)], reg, database)
+    outcomes = await sms.send_batch(items(mid, ["+8613900000001", "+14155550100"]))
+    assert outcomes[0].provider_id.startswith("aliyun:")  # type: ignore[union-attr]
+    assert outcomes[1].provider_id.startswith("log-")  # type: ignore[union-attr]
+    assert [s.phone for s in ali.sent] == ["13900000001"]
+    await sms.close()
