@@ -130,13 +130,13 @@ class AliyunServer:
         action = request.headers.get("x-acs-action", "")
         if action == "SendSms":
             numbers = params.get("PhoneNumbers", "").split(",")
-            answer = self._send(numbers, params.get("SignName", ""), [params.get("SignName", "")] * len(numbers),
+            answer = self._send(action, numbers, params.get("SignName", ""), [params.get("SignName", "")] * len(numbers),
                                 params.get("TemplateCode", ""), [params.get("TemplateParam", "{}")] * len(numbers))
         elif action == "SendBatchSms":
             numbers = json.loads(params.get("PhoneNumberJson", "[]"))
             signs = json.loads(params.get("SignNameJson", "[]"))
             values = [json.dumps(v, ensure_ascii=False) for v in json.loads(params.get("TemplateParamJson", "[]"))]
-            answer = self._send(numbers, signs[0] if signs else "", signs, params.get("TemplateCode", ""), values)
+            answer = self._send(action, numbers, signs[0] if signs else "", signs, params.get("TemplateCode", ""), values)
         elif action == "QuerySendDetails":
             answer = self._query(params)
         else:
@@ -145,9 +145,9 @@ class AliyunServer:
         answer["RequestId"] = request_id
         return web.json_response(answer)
 
-    def _send(self, numbers: list[str], sign: str, signs: list[str], code: str, values: list[str]) -> dict[str, object]:
-        self.calls.append(("SendSms", len(numbers)))
-        if len(numbers) > 1000 or not numbers:
+    def _send(self, action: str, numbers: list[str], sign: str, signs: list[str], code: str, values: list[str]) -> dict[str, object]:
+        self.calls.append((action, len(numbers)))
+        if len(numbers) > (1000 if action == "SendSms" else 100) or not numbers:
             return {"Code": "isv.BUSINESS_LIMIT_CONTROL" if numbers else "MissingPhoneNumbers",
                     "Message": "at most 1000 numbers per call"}
         if any(s != self.sign_name for s in signs):

@@ -144,3 +144,19 @@ def test_parameters_are_sent_as_a_json_object_of_strings() -> None:
     assert registered is not None
     values = registered.provider_params(PARAMS)
     assert json.loads(json.dumps(values)) == PARAMS and all(isinstance(v, str) for v in values.values())  # type: ignore[union-attr]
+
+
+async def test_small_messages_of_one_template_with_different_variables_share_a_send_batch_sms_call(
+        aliyun: tuple[Any, str], database: Any) -> None:
+    server, url = aliyun
+    reg = registry()
+    north = await message(database, reg, params={**PARAMS, "areas": "高平市北部"})
+    south = await message(database, reg, params={**PARAMS, "areas": "高平市南部"})
+    sms = channel([aliyun_provider(reg, url)], reg, database)
+    batch = items(north, phones(3)) + items(south, phones(2, start=50), first_id=50)
+    outcomes = await sms.send_batch(batch)
+    assert all(isinstance(o, Ok) for o in outcomes)
+    assert server.calls == [("SendBatchSms", 5)]
+    contents = {s.phone: s.content for s in server.sent}
+    assert "（高平市北部）" in contents["13900000000"] and "（高平市南部）" in contents["13900000050"]
+    await sms.close()

@@ -31,6 +31,7 @@ from alerts.recipients import mask_phone
 
 log = logging.getLogger("alerts.channels.aliyun")
 PUBLIC_ENDPOINT = "dysmsapi.aliyuncs.com"
+BATCH_SMS_MAX = 100  # numbers per SendBatchSms call
 
 # Codes that are one number's (the whole call is refused for it): found by splitting the call.
 NUMBER_CODES = {"isv.BUSINESS_LIMIT_CONTROL", "isv.MOBILE_NUMBER_ILLEGAL", "isv.BLACK_KEY_CONTROL_LIMIT"}
@@ -180,37 +181,55 @@ class AliyunProvider:
 
     async def send_group(self, registered: Registered | None, message: Message,
                          targets: list[Target]) -> list[Outcome]:
-        assert registered is not None and message.params is not None
-        params = registered.provider_params(message.params)
-        assert isinstance(params, dict)
-        outcomes: dict[int, Outcome] = {}
-        for chunk in split(targets, self.max_batch):
-            await self._send(registered, params, chunk, outcomes)
-        return [outcomes[t.item.delivery_id] for t in targets]
+        """One message to many numbers: SendSms, up to 1,000 numbers a call."""
+        return await self.send_mixed(registered, [(message, targets)])
 
-    async def _send(self, registered: Registered, params: dict[str, str], targets: list[Target],
+    async def send_mixed(self, registered: Registered | None,
+                         parts: list[tuple[Message, list[Target]]]) -> list[Outcome]:
+        """Messages of one template whose variables differ (say, per township): SendBatchSms, up to
+        100 numbers a call, each with its own variables. A single message goes by SendSms."""
+        assert registered is not None
+        pairs: list[tuple[Target, dict[str, str]]] = []
+        for message, targets in parts:
+            assert message.params is not None
+            params = registered.provider_params(message.params)
+            assert isinstance(params, dict)
+            pairs.extend((t, params) for t in targets)
+        size = self.max_batch if len(parts) == 1 else BATCH_SMS_MAX
+        outcomes: dict[int, Outcome] = {}
+        for chunk in split(pairs, size):
+            await self._send(registered, chunk, outcomes)
+        return [outcomes[t.item.delivery_id] for _, targets in parts for t in targets]
+
+    async def _send(self, registered: Registered, pairs: list[tuple[Target, dict[str, str]]],
                     outcomes: dict[int, Outcome]) -> None:
-        numbers = [mainland(t.phone) or t.phone for t in targets]
+        numbers = [mainland(t.phone) or t.phone for t, _ in pairs]
+        same = all(p is pairs[0][1] or p == pairs[0][1] for _, p in pairs)
         try:
             async with self._gate:
                 self.requests += 1
-                biz_id = await self.client.send_sms(numbers, registered.code, self.account.sign_name, params)
+                if same:
+                    biz_id = await self.client.send_sms(numbers, registered.code, self.account.sign_name, pairs[0][1])
+                else:
+                    biz_id = await self.client.send_batch_sms(numbers, registered.code, self.account.sign_name,
+                                                              [p for _, p in pairs])
         except Exception as exc:  # noqa: BLE001 - classified below; a fault ends the whole group
-            if classify_error(exc) is not None:
-                raise classify_error(exc) from None  # type: ignore[misc]
+            fault = classify_error(exc)
+            if fault is not None:
+                raise fault from None
             assert isinstance(exc, AliyunError)
-            if len(targets) == 1:
+            if len(pairs) == 1:
                 outcome = number_outcome(exc, self.account)
-                log.info("aliyun: delivery %s to %s: %s", targets[0].item.delivery_id,
-                         mask_phone(targets[0].phone), outcome)
-                outcomes[targets[0].item.delivery_id] = outcome
+                log.info("aliyun: delivery %s to %s: %s", pairs[0][0].item.delivery_id,
+                         mask_phone(pairs[0][0].phone), outcome)
+                outcomes[pairs[0][0].item.delivery_id] = outcome
                 return
             # One number spoils the call: send each half again, at once, until it stands alone.
-            half = len(targets) // 2
-            await asyncio.gather(self._send(registered, params, targets[:half], outcomes),
-                                 self._send(registered, params, targets[half:], outcomes))
+            half = len(pairs) // 2
+            await asyncio.gather(self._send(registered, pairs[:half], outcomes),
+                                 self._send(registered, pairs[half:], outcomes))
             return
-        for t in targets:
+        for t, _ in pairs:
             outcomes[t.item.delivery_id] = Ok(provider_id=aliyun_id(biz_id, t.phone), provider_status="sent")
 
     async def reconcile(self, target: Target, registered: Registered | None, *, since: datetime) -> Reconciled:

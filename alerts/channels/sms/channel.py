@@ -37,6 +37,7 @@ from alerts.channels.sms.templates import Registered, SmsRegistry
 from alerts.settings.channels import FailoverSection
 
 log = logging.getLogger("alerts.channels.sms")
+MIXED_MAX = 100  # messages smaller than this share SendBatchSms calls of at most this many numbers
 
 
 class FreeText:
@@ -117,7 +118,8 @@ class SmsChannel:
                     outcomes[item.delivery_id] = settled
                     continue
             groups[message.id].append(target)
-        await asyncio.gather(*(self._send_message(book[mid], targets, outcomes) for mid, targets in groups.items()))
+        calls = self._plan(book, groups, outcomes)
+        await asyncio.gather(*(self._through(chain, parts, outcomes) for chain, parts in calls))
         return [outcomes[i.delivery_id] for i in items]
 
     def candidates(self, message: Message, target: Target) -> tuple[list[tuple[Provider, Registered | None]], str]:
@@ -156,25 +158,47 @@ class SmsChannel:
         self._routes[key] = (out, "; ".join(why))
         return self._routes[key]
 
-    async def _send_message(self, message: Message, targets: list[Target], outcomes: dict[int, Outcome]) -> None:
-        by_route: dict[tuple[str, ...], list[Target]] = defaultdict(list)
-        routes: dict[tuple[str, ...], tuple[list[tuple[Provider, Registered | None]], str]] = {}
-        for t in targets:
-            chain, why = self.candidates(message, t)
-            key = tuple(p.name for p, _ in chain)
-            routes[key] = (chain, why)
-            by_route[key].append(t)
-        for key, group in by_route.items():
-            chain, why = routes[key]
-            if not chain:
-                for t in group:
+    def _plan(self, book: dict[int, Message], groups: dict[int, list[Target]], outcomes: dict[int, Outcome]
+              ) -> list[tuple[list[tuple[Provider, Registered | None]], list[tuple[Message, list[Target]]]]]:
+        """Provider calls to make: one message's numbers together (SendSms); small messages of one template
+        with different variables together too, where the provider takes that (Aliyun SendBatchSms)."""
+        buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Message, list[Target]]]] = defaultdict(list)
+        chains: dict[tuple[str, tuple[str, ...]], list[tuple[Provider, Registered | None]]] = {}
+        for mid, targets in groups.items():
+            message = book[mid]
+            by_route: dict[tuple[str, ...], list[Target]] = defaultdict(list)
+            for t in targets:
+                chain, why = self.candidates(message, t)
+                if not chain:
                     outcomes[t.item.delivery_id] = Permanent(f"no SMS provider can send this: {why}",
                                                              code="unregistered")
-                continue
-            await self._through(chain, message, group, outcomes)
+                    continue
+                key = tuple(p.name for p, _ in chain)
+                chains[(message.template_id, key)] = chain
+                by_route[key].append(t)
+            for key, routed in by_route.items():
+                buckets[(message.template_id, key)].append((message, routed))
+        calls = []
+        for bucket, parts in buckets.items():
+            chain = chains[bucket]
+            small = [p for p in parts if len(p[1]) < MIXED_MAX] if hasattr(chain[0][0], "send_mixed") else []
+            for part in parts:
+                if part not in small or len(small) < 2:
+                    calls.append((chain, [part]))
+            if len(small) >= 2:
+                mixed: list[tuple[Message, list[Target]]] = []
+                for part in small:
+                    if mixed and sum(len(t) for _, t in mixed) + len(part[1]) > MIXED_MAX:
+                        calls.append((chain, mixed))
+                        mixed = []
+                    mixed.append(part)
+                calls.append((chain, mixed))
+        return calls
 
-    async def _through(self, chain: list[tuple[Provider, Registered | None]], message: Message,
-                       targets: list[Target], outcomes: dict[int, Outcome]) -> None:
+    async def _through(self, chain: list[tuple[Provider, Registered | None]],
+                       parts: list[tuple[Message, list[Target]]], outcomes: dict[int, Outcome]) -> None:
+        message = parts[0][0]  # every part has the same template
+        targets = [t for _, ts in parts for t in ts]
         healthy = [(p, r) for p, r in chain if self.health.usable(p.name)
                    and self.health.template_usable(p.name, message.template_id)]
         # All of them failing: try them anyway in order rather than send nothing.
@@ -184,7 +208,7 @@ class SmsChannel:
         for index, (provider, registered) in enumerate(order):
             others = index + 1 < len(order)
             try:
-                results = await self._with_retries(provider, registered, message, pending)
+                results = await self._with_retries(provider, registered, parts)
             except ProviderFault as fault:
                 last = fault
                 if fault.kind == "ambiguous":
@@ -212,13 +236,15 @@ class SmsChannel:
                 Retry(f"every SMS provider failed: {last.reason}", after=last.after or self.failover.down_seconds,
                       code=last.code or last.kind))
 
-    async def _with_retries(self, provider: Provider, registered: Registered | None, message: Message,
-                            targets: list[Target]) -> list[Outcome]:
+    async def _with_retries(self, provider: Provider, registered: Registered | None,
+                            parts: list[tuple[Message, list[Target]]]) -> list[Outcome]:
         """A short retry (within a minute) when nothing can have been sent; then the fault stands."""
         started = time.monotonic()
         for attempt in range(self.failover.api_retries + 1):
             try:
-                return await provider.send_group(registered, message, targets)
+                if len(parts) == 1:
+                    return await provider.send_group(registered, parts[0][0], parts[0][1])
+                return await provider.send_mixed(registered, parts)  # type: ignore[attr-defined, no-any-return]
             except ProviderFault as fault:
                 if fault.kind not in ("unreachable", "failed") or attempt == self.failover.api_retries:
                     raise
