@@ -160,3 +160,15 @@ async def test_small_messages_of_one_template_with_different_variables_share_a_s
     contents = {s.phone: s.content for s in server.sent}
     assert "（高平市北部）" in contents["13900000000"] and "（高平市南部）" in contents["13900000050"]
     await sms.close()
+
+
+async def test_numbers_in_provider_messages_are_masked(aliyun: tuple[Any, str], database: Any) -> None:
+    server, url = aliyun
+    server.plan = [(200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号: 13900000000")]
+    reg = registry()
+    mid = await message(database, reg)
+    sms = channel([aliyun_provider(reg, url)], reg, database)
+    [outcome] = await sms.send_batch(items(mid, phones(1)))
+    assert isinstance(outcome, Permanent) and outcome.code == "isv.MOBILE_NUMBER_ILLEGAL"
+    assert "13900000000" not in outcome.reason and "139****0000" in outcome.reason
+    await sms.close()

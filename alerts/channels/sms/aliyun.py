@@ -23,6 +23,7 @@ from alerts.channels.sms.base import (
     aliyun_id,
     describe,
     mainland,
+    scrub,
     seconds_to_midnight,
     split,
 )
@@ -161,9 +162,9 @@ def number_outcome(exc: AliyunError, account: Account) -> Outcome:
             window = 3600.0
         elif "天" in exc.message or "日" in exc.message or "day" in exc.message.lower():
             window = seconds_to_midnight()
-        return Retry(f"Aliyun frequency limit for this number ({exc.message}); retried after its window",
+        return Retry(scrub(f"Aliyun frequency limit for this number ({exc.message}); retried after its window"),
                      after=window, code="frequency_limit")
-    return Permanent(f"Aliyun {exc.code}: {exc.message}", code=exc.code)
+    return Permanent(scrub(f"Aliyun {exc.code}: {exc.message}"), code=exc.code)
 
 
 class AliyunProvider:

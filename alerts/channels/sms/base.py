@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from alerts.channels.base import Outbound, Outcome, Reconciled
 from alerts.channels.sms.templates import Registered
+from alerts.recipients import mask_phone
 from alerts.store.engine import Database
 from alerts.store.tables import messages
 
@@ -27,6 +29,15 @@ class Target:
     phone: str  # E.164
 
 
+NUMBERS = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
+
+
+def scrub(text: str) -> str:
+    """Provider and library messages can echo numbers (a rejected URL, "invalid number 138…"): masked
+    before they reach a log, a problem or a delivery's error."""
+    return NUMBERS.sub(lambda m: mask_phone(e164(m.group(0))), text)
+
+
 class ProviderFault(Exception):
     """A whole call failed for a reason that is not one number's. `kind`:
 
@@ -38,6 +49,7 @@ class ProviderFault(Exception):
     """
 
     def __init__(self, kind: str, reason: str, *, code: str = "", after: float | None = None):
+        reason = scrub(reason)
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
@@ -152,7 +164,7 @@ class MessageBook:
 
 
 def describe(exc: BaseException) -> str:
-    return f"{exc.__class__.__name__}: {exc}"[:300]
+    return scrub(f"{exc.__class__.__name__}: {exc}")[:300]
 
 
 def split(items: list[Any], size: int) -> list[list[Any]]:

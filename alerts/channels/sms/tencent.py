@@ -17,7 +17,7 @@ from tencentcloud.sms.v20210111 import models
 from tencentcloud.sms.v20210111.sms_client_async import SmsClient
 
 from alerts.channels.base import Found, NotFound, Ok, Outcome, Permanent, Reconciled, Retry, Unknowable
-from alerts.channels.sms.base import Message, ProviderFault, Target, describe, e164, split, tencent_id
+from alerts.channels.sms.base import Message, ProviderFault, Target, describe, e164, scrub, split, tencent_id
 from alerts.channels.sms.templates import Account, Registered
 from alerts.recipients import mask_phone
 
@@ -145,7 +145,7 @@ def classify_error(exc: BaseException) -> ProviderFault:
 
 def status_outcome(status: dict[str, Any]) -> Outcome:
     code = str(status.get("Code") or "")
-    message = str(status.get("Message") or "")
+    message = scrub(str(status.get("Message") or ""))
     if code == "Ok":
         return Ok(provider_id=tencent_id(str(status.get("SerialNo") or "")), provider_status="sent")
     if code in FREQUENCY_CODES:
