@@ -213,6 +213,7 @@ class SmsChannel:
                 last = fault
                 if fault.kind == "ambiguous":
                     at = datetime.now(UTC)
+                    self._forget_old_doubts(at)
                     for t in pending:
                         self.in_doubt[t.item.delivery_id] = (provider.name, at)
                         outcomes[t.item.delivery_id] = Retry(f"{fault.reason}; reconciled before any resend",
@@ -254,6 +255,13 @@ class SmsChannel:
                 log.info("sms provider %s: %s; retrying in %.1f s", provider.name, fault.reason, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _forget_old_doubts(self, now: datetime) -> None:
+        """Deliveries the worker gave up on never come back: their doubts are dropped after a day."""
+        if len(self.in_doubt) > 100_000:
+            for delivery_id, (_, at) in list(self.in_doubt.items()):
+                if (now - at).total_seconds() > 86_400:
+                    del self.in_doubt[delivery_id]
 
     async def _settle_doubt(self, target: Target, message: Message) -> Outcome | None:
         """A call to `provider` ended without an answer: ask it before sending this one anywhere."""
