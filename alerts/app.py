@@ -82,7 +82,7 @@ class Service:
         self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,
                                sms_rules=self.sms_rules, campaigns=settings.channels.campaigns,
                                sms_guard=guard_for(settings))
-        self.channels: dict[str, Channel] = build_channels(settings)
+        self.channels: dict[str, Channel] = build_channels(settings, clock=self.clock)
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
 
     # --- the pipeline ---------------------------------------------------------------------

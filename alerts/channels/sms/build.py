@@ -99,8 +99,6 @@ def build_provider_channel(settings: Settings, secrets: Secrets, names: list[str
             providers.append(TencentProvider(tclient, account, concurrency=cfg.concurrency))
         else:
             providers.append(FreeText(name, build_sms_single(settings, secrets, name), concurrency=cfg.concurrency))
-    from alerts.settings import Secrets as _S  # noqa: F401 - typing only
-
     return SmsChannel(providers, registry or load_registry(settings.config_dir / FILE),
                       MessageBook(settings.database_url), failover=cfg.failover, clock=clock,
                       contacts=sms_contacts(settings, secrets))
