@@ -16,7 +16,10 @@ from alerts.channels.sms.templates import (
     value_problems,
     wording,
 )
+from alerts.content.hazards import Hazard, default_hazards
 from alerts.content.library import Library, Template
+from alerts.content.lint import WORST_AREA, worst_contexts
+from alerts.settings import ConfigError, Settings
 
 
 def registry_problems(registry: SmsRegistry, library: Library, *, issuer: str, required: list[str]) -> list[str]:
@@ -25,9 +28,6 @@ def registry_problems(registry: SmsRegistry, library: Library, *, issuer: str, r
     `required`: the domestic providers the service sends through (channels.yaml / ALERTS_SMS_PROVIDER);
     each must have an account in the file. Every account in the file is checked in full.
     """
-    from alerts.content.hazards import default_hazards
-    from alerts.content.lint import WORST_AREA, worst_contexts
-
     where = registry.path or Path(FILE)
     problems = [f"{where}: {p}: missing — SMS go through {p}, so its signature and templates must be "
                 f"registered here (alerts sms export-templates --provider {p})"
@@ -45,13 +45,12 @@ def registry_problems(registry: SmsRegistry, library: Library, *, issuer: str, r
                             "registered wording; write it as {code: ..., text: ...} with the text exactly as the "
                             f"{provider} console shows it")
         for template in sms:
-            problems.extend(_template_problems(where, account, template, issuer,
-                                               hazards.get(template.hazard), WORST_AREA, worst_contexts))
+            problems.extend(_template_problems(where, account, template, issuer, hazards.get(template.hazard)))
     return problems
 
 
-def _template_problems(where: Path, account: Account, template: Template, issuer: str, hazard: object,
-                       area: str, worst_contexts: object) -> list[str]:
+def _template_problems(where: Path, account: Account, template: Template, issuer: str,
+                       hazard: Hazard | None) -> list[str]:
     provider = account.provider
     key = f"{where}: {provider}.templates.{template.id}"
     names = template_variables(template)
@@ -74,7 +73,7 @@ def _template_problems(where: Path, account: Account, template: Template, issuer
     if hazard is None:
         return problems
     seen: set[str] = set()
-    for context in worst_contexts(template, hazard, area, issuer):  # type: ignore[operator]
+    for context in worst_contexts(template, hazard, WORST_AREA, issuer):
         params = params_for(template, context) or {}
         for name, value in params.items():
             for problem in value_problems(account, name, value):
@@ -85,18 +84,17 @@ def _template_problems(where: Path, account: Account, template: Template, issuer
     return problems
 
 
-def check_settings(settings: object, library: Library, *, issuer: str) -> list[str]:
+def check_settings(settings: Settings, library: Library, *, issuer: str) -> list[str]:
     """The registered-template part of `alerts check`."""
-    from alerts.channels.registry import selected_providers
-    from alerts.settings import ConfigError
+    from alerts.channels.sms.build import selected_providers
 
-    path = settings.config_dir / FILE  # type: ignore[attr-defined]
+    path = settings.config_dir / FILE
     try:
         registry = load_registry(path)
     except RegistryError as exc:
         return exc.lines
     try:
-        providers = selected_providers(settings)  # type: ignore[arg-type]
+        providers = selected_providers(settings)
     except ConfigError as exc:
         return exc.lines
     return registry_problems(registry, library, issuer=issuer, required=[p for p in providers if p in DOMESTIC])

@@ -17,7 +17,17 @@ from tencentcloud.sms.v20210111 import models
 from tencentcloud.sms.v20210111.sms_client_async import SmsClient
 
 from alerts.channels.base import Found, NotFound, Ok, Outcome, Permanent, Reconciled, Retry, Unknowable
-from alerts.channels.sms.base import Message, ProviderFault, Target, describe, e164, scrub, split, tencent_id
+from alerts.channels.sms.base import (
+    Message,
+    ProviderFault,
+    Target,
+    describe,
+    e164,
+    scrub,
+    seconds_to_midnight,
+    split,
+    tencent_id,
+)
 from alerts.channels.sms.templates import Account, Registered
 from alerts.recipients import mask_phone
 
@@ -149,8 +159,6 @@ def status_outcome(status: dict[str, Any]) -> Outcome:
     if code == "Ok":
         return Ok(provider_id=tencent_id(str(status.get("SerialNo") or "")), provider_status="sent")
     if code in FREQUENCY_CODES:
-        from alerts.channels.sms.base import seconds_to_midnight
-
         after = FREQUENCY_CODES[code]
         return Retry(f"Tencent frequency limit for this number ({code}: {message}); retried after its window",
                      after=seconds_to_midnight() if after < 0 else after, code="frequency_limit")
