@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def export_templates(provider: str, fmt: str, output: Path | None, config_dir: P
         account = "sdk_app_id: \"1400000000\"  # your SmsSdkAppId\n  region: ap-guangzhou\n  " if provider == "tencent" else ""
         buffer.write(f"{provider}:\n  sign_name: {settings.service.sms.signature.strip('【】')}\n  {account}templates:\n")
         for t, names, text in rows:
-            buffer.write(f"    {t.id}:\n      code: \"TODO\"  # the code {provider} assigned\n      text: \"{text}\"\n")
+            buffer.write(f"    {t.id}:\n      code: \"TODO\"  # the code {provider} assigned\n"
+                         f"      text: {json.dumps(text, ensure_ascii=False)}\n")
             if provider == "tencent" and names:
                 buffer.write(f"      variables: [{', '.join(names)}]\n")
     if output is None:
