@@ -105,3 +105,14 @@ def test_export_writes_the_wording_to_register_as_csv() -> None:
     mine = next(r for r in rows if r[-1] == TEMPLATE)
     assert mine[2].startswith("{1}发布{2}{3}预警信号（{4}）。") and "【" not in mine[2]
     assert len(rows) - 1 == len(registry().accounts["tencent"].templates)
+
+
+def test_export_as_yaml_gives_entries_for_sms_providers_yaml() -> None:
+    import yaml
+
+    result = CliRunner().invoke(cli, ["sms", "export-templates", "--provider", "aliyun", "--format", "yaml",
+                                      "--config", str(Path(__file__).resolve().parents[2] / "config")])
+    assert result.exit_code == 0, result.output
+    exported = yaml.safe_load(result.stdout)["aliyun"]["templates"][TEMPLATE]
+    registered = registry().get("aliyun", TEMPLATE)
+    assert registered is not None and exported == {"code": "TODO", "text": registered.text}
