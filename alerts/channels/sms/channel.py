@@ -145,8 +145,12 @@ class SmsChannel:
                 out.append((p, None))
                 continue
             registered = self.registry.get(p.name, message.template_id)
-            if registered is None or message.params is None:
+            if registered is None:
                 why.append(f"template {message.template_id} has no registered {p.name} code")
+                continue
+            if message.params is None:
+                why.append(f"message {message.id} has no recorded template variables (drafted before they "
+                           "were recorded, or not from a template)")
                 continue
             if registered.fill(message.params) != message.text:
                 why.append(f"the text of message {message.id} is not {p.name}'s registered wording of "
