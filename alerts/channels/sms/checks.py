@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alerts.channels.sms.templates import (
@@ -64,7 +65,11 @@ def _template_problems(where: Path, account: Account, template: Template, issuer
     if registered is None:
         return [f"{key}: missing — register this wording with {provider} and add its code here: {ours}"]
     problems = []
-    if provider == "tencent" and registered.variables and set(registered.variables) != set(names):
+    slots = set(re.findall(r"\{(\d+)\}", registered.text))
+    if provider == "tencent" and len(registered.variables) != len(slots):
+        problems.append(f"{key}.variables: {list(registered.variables)} — the wording has {len(slots)} slots "
+                        f"({{1}}…); name the template's variable behind each, in order: {names}")
+    elif provider == "tencent" and set(registered.variables) != set(names):
         problems.append(f"{key}.variables: {list(registered.variables)} — the template's variables are {names}")
     if ours != registered.text:
         problems.append(f"{key}: the registered wording differs from the reviewed template; register the new "

@@ -38,7 +38,7 @@ class _Model(BaseModel):
 class RegisteredEntry(_Model):
     code: str = Field(min_length=1, max_length=40)
     text: str = Field(min_length=1)  # the wording exactly as registered: ${name} (Aliyun) or {1} (Tencent)
-    # Tencent only: our variable name for {1}, {2}, ... (default: the order they first appear in our text).
+    # Tencent only: our variable name for {1}, {2}, ... in order (required when the wording has slots).
     variables: list[str] = Field(default_factory=list)
 
     @field_validator("code", mode="before")
