@@ -12,6 +12,7 @@ from alerts import lifecycle
 from alerts.areas import Areas
 from alerts.channels.base import Channel
 from alerts.channels.registry import build_channels
+from alerts.channels.sms.approval import guard_for
 from alerts.clock import Clock
 from alerts.content.library import Library
 from alerts.content.sms import DEFAULT_BANNED_WORDS, SmsRules
@@ -79,8 +80,9 @@ class Service:
         self.drafter = drafter_for(settings, self.library, self.areas, self.hazards)
         self.policy = Policy(settings.workflow)
         self.actions = Actions(self.db, self.policy, self.clock, test_phones=settings.workflow.test_audience.phones,
-                               sms_rules=self.sms_rules, campaigns=settings.channels.campaigns)
-        self.channels: dict[str, Channel] = build_channels(settings)
+                               sms_rules=self.sms_rules, campaigns=settings.channels.campaigns,
+                               sms_guard=guard_for(settings))
+        self.channels: dict[str, Channel] = build_channels(settings, clock=self.clock)
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
 
     # --- the pipeline ---------------------------------------------------------------------

@@ -79,6 +79,10 @@ def run_checks(settings: Settings) -> list[str]:
     # Texts must fit with the longest issuer name they may cite.
     issuer = max([settings.service.issuer_default, *settings.service.issuers.values()], key=len)
     problems.extend(str(p) for p in lint(library, sms_rules(settings), issuer=issuer))
+    # Domestic SMS providers: every reviewed SMS registered with the same wording (config/sms_providers.yaml).
+    from alerts.channels.sms.checks import check_settings as registered_template_problems
+
+    problems.extend(registered_template_problems(settings, library, issuer=issuer))
     if "routes.yaml" not in settings.extra:
         return problems + [f"{cfg / 'routes.yaml'}: missing file — expected the route tree"]
     try:

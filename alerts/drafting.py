@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.areas import Areas
+from alerts.channels.sms.templates import params_for
 from alerts.content.library import Library
 from alerts.content.render import RenderError, build_context, render
 from alerts.model import Alert, level_rank
@@ -61,7 +62,7 @@ class Drafter:
                 draft_store.NewMessage(
                     route=p.route, template_id=template.id, template_hash=template.content_hash(),
                     template_reviewed=template.status == "reviewed", audience=p.audience, channel=p.channel,
-                    language=p.language, areas=p.areas, text=text,
+                    language=p.language, areas=p.areas, text=text, params=params_for(template, context),
                 )
             )
         return items, problems

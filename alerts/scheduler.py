@@ -67,6 +67,11 @@ class Background:
         from alerts.retention import schedule as schedule_retention
 
         schedule_retention(self.service, self.scheduler)
+        # Domestic SMS providers: receipts and replies the pushes missed are pulled (alerts/channels/sms/pull.py).
+        from alerts.channels.sms.pull import pull_once
+
+        self.scheduler.add_job(pull_once, "interval", seconds=60, args=[self.service], id="sms-receipts",
+                               max_instances=1, coalesce=True)
         self.scheduler.start()
         self._outbox_task = asyncio.create_task(self.outbox_loop(), name="outbox")
 

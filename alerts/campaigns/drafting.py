@@ -10,6 +10,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.areas import Areas
+from alerts.channels.sms.templates import params_for
 from alerts.content.library import Template
 from alerts.content.render import RenderError, build_campaign_context, render
 from alerts.content.sms import SmsRules, check
@@ -72,7 +73,7 @@ class CampaignDrafter:
             out.items.append(draft_store.NewMessage(
                 route=f"campaign:{campaign.id}", template_id=t.id, template_hash=t.content_hash(),
                 template_reviewed=t.status == "reviewed", audience=t.audience, channel=t.channel,
-                language=t.language, areas=list(area_codes), text=text))
+                language=t.language, areas=list(area_codes), text=text, params=params_for(t, context)))
         return out
 
     async def create_draft(self, conn: AsyncConnection, *, occurrence_id: int, campaign: CampaignConfig,

@@ -11,10 +11,10 @@ from alerts.settings import ConfigError, Secrets, Settings
 log = logging.getLogger("alerts.channels")
 
 
-def build_channels(settings: Settings, *, secrets: Secrets | None = None) -> dict[str, Channel]:
+def build_channels(settings: Settings, *, secrets: Secrets | None = None, clock: object = None) -> dict[str, Channel]:
     """One channel per delivery channel name ("sms", ...). Other channels register below."""
     secrets = secrets or settings.secrets
-    channels: dict[str, Channel] = {"sms": build_sms(settings, secrets)}
+    channels: dict[str, Channel] = {"sms": build_sms(settings, secrets, clock=clock)}
     # Organisation contacts: IM robots (wecom, dingtalk, feishu, webhook), email, printable notices.
     from alerts.channels.notice import build_notice_channels
 
@@ -38,13 +38,29 @@ def sms_contacts(settings: Settings, secrets: Secrets) -> object | None:
         raise ConfigError([str(exc)]) from None
 
 
-def build_sms(settings: Settings, secrets: Secrets) -> Channel:
+def build_sms(settings: Settings, secrets: Secrets, *, clock: object = None) -> Channel:
+    """The SMS channel: one provider, or an ordered list with failover (Aliyun, Tencent, Twilio, log)."""
+    from alerts.channels.sms.build import build_provider_channel, selected_providers
+
+    names = selected_providers(settings)
+    if names == ["auto"]:
+        return build_sms_single(settings, secrets, "auto")
+    return build_provider_channel(settings, secrets, names, clock=clock)
+
+
+def selected_providers(settings: Settings) -> list[str]:
+    from alerts.channels.sms.build import selected_providers as selected
+
+    return selected(settings)
+
+
+def build_sms_single(settings: Settings, secrets: Secrets, wanted: str) -> Channel:
+    """Twilio, the log channel, or "auto" (Twilio when its credentials are set, else the log channel)."""
     cfg = settings.channels.sms
-    wanted = cfg.provider
     usable = secrets.twilio_enabled and bool(secrets.twilio_messaging_service_sid or sms_senders(settings, secrets))
     if wanted == "twilio" and not usable:
         raise ConfigError([
-            f"{settings.config_dir / 'channels.yaml'}: sms.provider: 'twilio' — set TWILIO_ACCOUNT_SID, "
+            f"{settings.config_dir / 'channels.yaml'}: sms: provider 'twilio' — set TWILIO_ACCOUNT_SID, "
             "TWILIO_AUTH_TOKEN and TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM in the environment, "
             "or use provider: auto"])
     if wanted == "log" or not usable:

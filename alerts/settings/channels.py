@@ -18,9 +18,30 @@ class RetrySection(Section):
     max_delay_seconds: float = Field(600.0, gt=0)
 
 
+class FailoverSection(Section):
+    """When new SMS move from one provider to the next (domestic providers, issue 15)."""
+
+    # Share of undelivered receipts in the window above which a provider is left for the next one.
+    undelivered_threshold: float = Field(0.15, gt=0, le=1)
+    window_seconds: float = Field(300.0, ge=30)
+    min_receipts: int = Field(20, ge=1)  # fewer receipts than this in the window say nothing yet
+    # A failing API is retried this many times (a few seconds apart) before new sends move on.
+    api_retries: int = Field(2, ge=0, le=5)
+    retry_delay_seconds: float = Field(2.0, ge=0, le=20)
+    # How long a provider that failed is left alone before it is tried again.
+    down_seconds: float = Field(60.0, ge=5)
+
+
+SmsProviderName = Literal["aliyun", "tencent", "twilio", "log"]
+
+
 class SmsChannelSection(Section):
     # "auto": Twilio when its credentials are in the environment, otherwise the log channel.
-    provider: Literal["auto", "twilio", "log"] = "auto"
+    provider: Literal["auto", "twilio", "log", "aliyun", "tencent"] = "auto"
+    # Ordered providers with failover (e.g. [aliyun, tencent, log]); when set, `provider` is not used.
+    # ALERTS_SMS_PROVIDER (one name or a comma-separated list) overrides both.
+    providers: list[SmsProviderName] = Field(default_factory=list)
+    failover: FailoverSection = FailoverSection()
     # Token bucket per sender (each number of the pool, or the Messaging Service).
     messages_per_second: float = Field(100.0, gt=0)
     burst: int = Field(100, ge=1)

@@ -29,6 +29,8 @@ class NewMessage:
     language: str
     areas: list[str]
     text: str
+    # The template's variables as rendered (domestic SMS providers send a template code with them).
+    params: dict[str, str] | None = None
 
 
 @dataclass
@@ -65,7 +67,7 @@ async def create(conn: AsyncConnection, *, alert_id: int | None, kind: str, haza
             [
                 dict(draft_id=draft_id, route=m.route, template_id=m.template_id, template_hash=m.template_hash,
                      template_reviewed=m.template_reviewed, audience=m.audience, channel=m.channel,
-                     language=m.language, areas=m.areas, text=m.text, edited=False)
+                     language=m.language, areas=m.areas, text=m.text, edited=False, params=m.params)
                 for m in items
             ],
         )

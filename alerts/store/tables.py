@@ -209,6 +209,9 @@ messages = Table(
     Column("text", Text, nullable=False),
     Column("edited", Boolean, nullable=False, default=False),
     Column("expert_reviewed_by", String(100), nullable=True),
+    # The template's variables as drafted ({"issuer": "高平市气象台", ...}, strings): domestic SMS providers
+    # send a registered template code with these, never free text (dsms, issue 15).
+    Column("params", JSON, nullable=True),
     Index("ix_messages_draft_id", "draft_id"),
 )
 
@@ -421,4 +424,19 @@ problems = Table(
     ts("resolved_at", nullable=True),
     Column("resolved_by", String(100), nullable=True),
     Index("ix_problems_resolved_at", "resolved_at"),
+)
+
+# --- SMS in mainland China: provider receipts (dsms, issue 15) ------------------------------------
+
+# One row per delivery report from a domestic SMS provider (push or pull): the failover reads the
+# undelivered rate of the last minutes per provider from here, whichever process received them.
+sms_receipts = Table(
+    "sms_receipts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(20), nullable=False),  # aliyun, tencent
+    ts("at", nullable=False),  # when we received it
+    Column("delivered", Boolean, nullable=False),
+    Column("code", String(60), nullable=False, default=""),  # the carrier's or provider's status code
+    Index("ix_sms_receipts_provider_at", "provider", "at"),
 )

@@ -38,8 +38,10 @@ class Decision:
 
 class Actions:
     def __init__(self, db: Database, policy: Policy, clock: Clock, *, test_phones: list[str], sms_rules: SmsRules,
-                 campaigns: CampaignsSection | None = None):
+                 campaigns: CampaignsSection | None = None, sms_guard: Any = None):
         self.db = db
+        # Domestic SMS providers: texts must be registered templates (alerts/channels/sms/approval.py).
+        self.sms_guard = sms_guard
         self.policy = policy
         self.clock = clock
         self.test_phones = test_phones
@@ -79,6 +81,12 @@ class Actions:
                     raise Refused(f"the {m.audience} SMS (message {m.id}) cannot be sent as it is: "
                                   + "; ".join(problems) + " — edit it, then approve", 409)
 
+    async def _check_registered(self, conn: Any, record: draft_store.DraftRecord) -> None:
+        """Through a domestic provider an SMS goes out as its registered template, or not at all."""
+        if self.sms_guard is not None:
+            for message_id, params in self.sms_guard.check(record.messages).items():
+                await conn.execute(update(messages).where(messages.c.id == message_id).values(params=params))
+
     async def approve(self, user: User, draft_id: int, *, origin: str) -> Decision:
         async with self.db.write() as conn:
             record = await self._load(conn, draft_id)
@@ -87,6 +95,7 @@ class Actions:
                 raise TransitionError(record.state, "approved")
             verdict = self.policy.check_approve(user, record.row, record.messages, record.approvals)
             self._check_sms(record)
+            await self._check_registered(conn, record)
             now = self.clock.now()
             await draft_store.add_approval(conn, draft_id, user_name=user.name, role="approver", decision="approve", at=now)
             approvals = 1 + sum(1 for a in record.approvals if a.decision == "approve")
@@ -107,6 +116,10 @@ class Actions:
             if (record.state != "pending" or record.row.level != "red" or not verdict.expedited or verdict.needs_expert
                     or not sms_ok):
                 return None
+            try:
+                await self._check_registered(conn, record)
+            except Refused:
+                return None  # a person must look at it: an unregistered text is never released unseen
             now = self.clock.now()
             return await self._release(conn, record, actor=SYSTEM, origin=f"auto-release after {after_minutes:g} min",
                                        now=now, expedited=True, action="draft.auto_released")
