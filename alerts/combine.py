@@ -52,12 +52,14 @@ async def offer(conn: AsyncConnection, draft_id: int, *, drafter: Any, window_se
         record = await draft_store.get(conn, row.id)
         if record is None:
             continue
+        hazards = {c.row.hazard for c in components.values()}
         if str(row.group_key).startswith(COMBINED_PREFIX):
             parts = await _components_of(conn, record)
-            if _overlap(parts, components):
+            if _overlap(parts, components) and not hazards & {p.row.hazard for p in parts}:
                 previous_offers.append(record)
                 components.update({p.row.group_key: p for p in parts})
-        elif _overlap([record], components):
+        elif _overlap([record], components) and row.hazard not in hazards:
+            # Two chains of one hazard are not "several warnings": each keeps its own text.
             components[row.group_key] = record
     if len(components) < 2:
         return None
