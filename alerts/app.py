@@ -91,6 +91,13 @@ class Service:
         self.chains = chains_config(settings)
         self.actions.warning_budget = self.chains.combine.per_resident_per_hour
         self.follower = follower_for(settings, self.router, self.drafter, self.areas)
+        from alerts.capsign import SigningConfigError, load_signer
+        from alerts.settings import ConfigError
+
+        try:  # published CAP is signed when a key is configured (environment only)
+            self.cap_signer = load_signer(settings.secrets.cap_signing_key, settings.secrets.cap_signing_cert)
+        except SigningConfigError as exc:
+            raise ConfigError([str(exc)]) from None
 
     # --- the pipeline ---------------------------------------------------------------------
 

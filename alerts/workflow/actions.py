@@ -144,6 +144,11 @@ class Actions:
                 raise Refused("the new text is empty", 400)
             if text == msg.text:
                 raise Refused("the new text is the same as the current one: nothing to change", 400)
+            from alerts.textclean import problems as invisible
+
+            hidden = invisible(text, field=f"the text of message {message_id}")
+            if hidden:  # invisible characters change what a phone shows and break the public feeds
+                raise Refused("; ".join(hidden), 400)
             if msg.channel == "sms":
                 problems = check(text, self.sms_rules)
                 if problems:
