@@ -14,15 +14,17 @@ from collections.abc import Iterable
 
 from alerts.model import Alert, Level
 
-STAGES = ("new", "raise", "lower", "extend", "narrow", "widen", "end", "withdraw")
+STAGES = ("new", "raise", "lower", "extend", "narrow", "widen", "end", "withdraw", "expire")
 # The library stage whose texts a chain stage uses; a widened area is news only to those newly inside.
+# expire is the service's own follow-up (alerts/expiry.py) when a warning passes its expiry time
+# without an all-clear and its source's convention is that expiry ends it ("到期自动解除").
 TEMPLATE_STAGE = {"new": "warning", "widen": "warning", "raise": "raise", "lower": "lower", "extend": "extend",
-                  "narrow": "narrow", "end": "all_clear", "withdraw": "withdraw"}
-ENDING = ("end", "withdraw")
+                  "narrow": "narrow", "end": "all_clear", "withdraw": "withdraw", "expire": "expiry"}
+ENDING = ("end", "withdraw", "expire")
 # Drafts' kind per stage (workflow policy and the public feeds know these kinds).
-KIND = {"new": "warning", "end": "all_clear", "withdraw": "all_clear"}
+KIND = {"new": "warning", "end": "all_clear", "withdraw": "all_clear", "expire": "all_clear"}
 STAGE_ZH = {"new": "发布", "raise": "升级", "lower": "降级", "extend": "继续", "narrow": "范围缩小",
-            "widen": "范围扩大", "end": "解除", "withdraw": "撤回"}
+            "widen": "范围扩大", "end": "解除", "withdraw": "撤回", "expire": "到期自动解除"}
 
 
 def kind_for(stage: str) -> str:

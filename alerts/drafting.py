@@ -148,7 +148,9 @@ class Drafter:
         kind = kind_for(stage)
         draft_id = await draft_store.create(
             conn, alert_id=alert_id, kind=kind, hazard=alert.hazard, level=level, group_key=group_key,
-            exercise=alert.is_exercise, created_by="system", at=now, expires_at=alert.expires,
+            exercise=alert.is_exercise, created_by="system", at=now,
+            # The expiry follow-up is sent after the warning's own expiry time, so it has none of its own.
+            expires_at=None if stage == "expire" else alert.expires,
             items=items, parent_draft_id=parent, stage=stage,
         )
         await audit.append(conn, at=now, actor="system", action="draft.created", target=f"draft:{draft_id}",

@@ -33,7 +33,7 @@ WORST_TIME = datetime(2025, 12, 31, 23, 59, tzinfo=TZ)  # 12月31日23时59分: 
 WORST_PREVIOUS_LEVEL = "orange"
 # Free alert text has no length bound, so an SMS that quotes it can never be shown to fit.
 LONG_TEXT = "长" * 300
-ALERT_STAGES = ("warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw")
+ALERT_STAGES = ("warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "expiry")
 # A combined message quotes one brief line per hazard (alerts/combine.py): at most this many characters.
 BRIEF_MAX = 14
 # Every warning SMS says when it was issued.

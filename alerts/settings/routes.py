@@ -10,10 +10,10 @@ from alerts.settings._base import Section
 
 LevelName = Literal["blue", "yellow", "orange", "red"]
 # Where a message stands in its warning's life (alerts/chain.py).
-ChainStage = Literal["new", "raise", "lower", "extend", "narrow", "widen", "end", "withdraw"]
+ChainStage = Literal["new", "raise", "lower", "extend", "narrow", "widen", "end", "withdraw", "expire"]
 # The library's stages (templates/README.md).
-TemplateStage = Literal["warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "seasonal",
-                        "preparedness"]
+TemplateStage = Literal["warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "expiry",
+                        "seasonal", "preparedness"]
 
 
 class Match(Section):
