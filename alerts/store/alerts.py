@@ -130,3 +130,9 @@ async def in_force(conn: AsyncConnection, limit: int = 200) -> list[Any]:
         .where(and_(alerts.c.state == "active", alerts.c.msg_type != "Cancel"))
         .order_by(alerts.c.id.desc()).limit(limit))
     return list(result)
+
+
+async def chain_messages(conn: AsyncConnection, chain_id: int) -> int:
+    """How many messages a chain has received so far."""
+    result = await conn.execute(select(func.count()).select_from(alerts).where(alerts.c.chain_id == chain_id))
+    return int(result.scalar_one())
