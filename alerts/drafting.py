@@ -11,7 +11,7 @@ stops what is still queued.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -95,11 +95,13 @@ class Drafter:
 
     async def draft_for_alert(self, conn: AsyncConnection, alert: Alert, *, alert_id: int, chain_id: int,
                               plan: Plan, now: datetime, stage: str | None = None, new_plan: Plan | None = None,
-                              previous_level: str | None = None) -> DraftOutcome:
+                              previous_level: str | None = None,
+                              left: tuple[Plan, list[str]] | None = None) -> DraftOutcome:
         """Create the draft a message calls for at its chain stage, inside the caller's write transaction.
 
         `plan` holds the stage's own texts; `new_plan` (for a change) the current warning as a new one,
-        for residents the chain has not reached yet."""
+        for residents the chain has not reached yet; `left` (for a narrowed area) the all-clear texts and
+        the townships no longer inside, for the residents the chain reached there."""
         stage = stage or guess_stage(alert)
         out = DraftOutcome(problems=list(plan.problems), stage=stage)
         group_key = f"chain:{chain_id}"
@@ -116,7 +118,9 @@ class Drafter:
             if not reached:
                 return out  # nothing went out, so nothing needs an all-clear or a withdrawal
             audiences = await _audiences(conn, reached)
-            planned = [(p, "chain") for p in plan.drafts if p.audience in audiences]
+            # It names every township the chain covered: those a narrowed area left out hear it too.
+            covered = sorted(set(plan.areas) | await _areas_reached(conn, reached))
+            planned = [(replace(p, areas=covered), "chain") for p in plan.drafts if p.audience in audiences]
         elif stage == "new":
             planned = [(p, "all") for p in plan.drafts]
             parent = None
@@ -130,17 +134,23 @@ class Drafter:
             for p in (new_plan.drafts if new_plan is not None else []):
                 if p.audience in RESIDENT_AUDIENCES:
                     planned.append((p, "new"))
+            if left is not None and reached:
+                # Those a narrowed area leaves out: for their townships the warning is lifted.
+                left_plan, left_areas = left
+                planned += [(replace(p, areas=left_areas), "left") for p in left_plan.drafts
+                            if p.audience in RESIDENT_AUDIENCES and left_areas]
             out.problems.extend(x for x in (new_plan.problems if new_plan else []) if x not in out.problems)
         if not planned:
             return out
         items: list[draft_store.NewMessage] = []
-        for reach in ("chain", "all", "new"):
+        for reach in ("chain", "all", "new", "left"):
             group = [p for p, r in planned if r == reach]
             if not group:
                 continue
+            context_stage = {"new": "new", "left": "end"}.get(reach, stage)
             rendered, problems = self.render_planned(
-                alert, group, now, stage=stage if reach != "new" else "new", previous_level=previous_level,
-                reach=[reach] * len(group))
+                alert, group, now, stage=context_stage, previous_level=previous_level,
+                reach=["chain" if reach == "left" else reach] * len(group))
             items.extend(rendered)
             out.problems.extend(problems)
         if not items:
@@ -220,6 +230,12 @@ async def reached_drafts(conn: AsyncConnection, group_key: str) -> list[int]:
                 .where(and_(message_chains.c.group_key == group_key, drafts.c.state.in_(REACHED_DRAFT_STATES))))
     ids = {int(r.id) for r in await conn.execute(own)} | {int(r.id) for r in await conn.execute(combined)}
     return sorted(ids)
+
+
+async def _areas_reached(conn: AsyncConnection, draft_ids: list[int]) -> set[str]:
+    rows = await conn.execute(select(messages.c.areas).where(and_(messages.c.draft_id.in_(draft_ids),
+                                                                  messages.c.audience.in_(RESIDENT_AUDIENCES))))
+    return {a for r in rows for a in (r.areas or [])}
 
 
 async def _audiences(conn: AsyncConnection, draft_ids: list[int]) -> set[str]:

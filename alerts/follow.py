@@ -48,9 +48,8 @@ class Follower:
     async def follow(self, conn: AsyncConnection, alert: Alert, stored: Stored, *, now: datetime) -> Followed:
         row = await alert_store.previous_in_chain(conn, stored.chain_id, stored.alert_id)
         previous = alert_store.row_to_alert(row) if row is not None else None
-        stage, why = derive_stage(alert, previous=previous,
-                                  previous_areas=self.areas.covered(previous) if previous else [],
-                                  areas=self.areas.covered(alert))
+        before, after = (self.areas.covered(previous) if previous else []), self.areas.covered(alert)
+        stage, why = derive_stage(alert, previous=previous, previous_areas=before, areas=after)
         await alert_store.add_event(conn, stored.alert_id, at=now, change=f"stage:{stage}",
                                     cause=f"{STAGE_ZH[stage]}: {why}")
         if stage in ENDING:
@@ -61,7 +60,9 @@ class Follower:
         previous_level = previous.level.value if previous is not None and previous.level else None
         outcome = await self.drafter.draft_for_alert(
             conn, alert, alert_id=stored.alert_id, chain_id=stored.chain_id, plan=plan, now=now, stage=stage,
-            new_plan=new_plan, previous_level=previous_level)
+            new_plan=new_plan, previous_level=previous_level,
+            left=(self.router.plan(alert, stage="end"), sorted(set(before) - set(after))) if stage != "new"
+            and stage not in ENDING and set(before) - set(after) else None)
         followed = Followed(stage, why, plan, outcome)
         if stage == "new" and outcome.created:
             followed.combined = await combine.offer(conn, outcome.created[0], drafter=self.drafter,
