@@ -147,7 +147,7 @@ async def test_a_control_character_in_a_stored_text_leaves_both_feeds_answering_
 
     async with site.service.db.write() as conn:
         await conn.execute(update(messages).where(messages.c.id == site.public)
-                           .values(text="请远离\x0b河道\u202e和低洼地。\x00"))
+                           .values(text="请远离\x0b河道\u202e和低洼地。\x1f"))
     status, _ctype, body = await get(site, "/feeds/alerts.atom")
     assert status == 200
     feed = feedparser.parse(body)
