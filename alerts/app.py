@@ -22,6 +22,7 @@ from alerts.hazards import HazardTable
 from alerts.model import Alert
 from alerts.outbox.worker import Worker
 from alerts.routing import Plan, build_router, stage_for
+from alerts.sanitise import clean_alert
 from alerts.settings import Settings
 from alerts.store import feeds as feed_store
 from alerts.store import inputs
@@ -43,6 +44,8 @@ class Intake:
     drafts: DraftOutcome = field(default_factory=DraftOutcome)
     plan: Plan | None = None
     seen_before: bool = False  # a feed entry another process (or an earlier poll) already took
+    refused: str | None = None  # an Update/Cancel from a source that may not act on the chain (kept as input)
+    stage: str | None = None  # where the message stands in its chain (alerts/chain.py)
 
 
 class LibraryIndex:
@@ -84,6 +87,19 @@ class Service:
                                sms_guard=guard_for(settings))
         self.channels: dict[str, Channel] = build_channels(settings, clock=self.clock)
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
+        from alerts.follow import follower_for
+        from alerts.settings.chains import chains_config
+
+        self.chains = chains_config(settings)
+        self.actions.warning_budget = self.chains.combine.per_resident_per_hour
+        self.follower = follower_for(settings, self.router, self.drafter, self.areas)
+        from alerts.capsign import SigningConfigError, load_signer
+        from alerts.settings import ConfigError
+
+        try:  # published CAP is signed when a key is configured (environment only)
+            self.cap_signer = load_signer(settings.secrets.cap_signing_key, settings.secrets.cap_signing_cert)
+        except SigningConfigError as exc:
+            raise ConfigError([str(exc)]) from None
 
     # --- the pipeline ---------------------------------------------------------------------
 
@@ -97,7 +113,7 @@ class Service:
         """
         now = self.clock.now()
         try:
-            alert = self.hazards.normalise(parse_alert(data))
+            alert = self.hazards.normalise(clean_alert(parse_alert(data)))
         except Rejected as exc:
             async with self.db.write() as conn:
                 if entry is not None and not await feed_store.claim_entry(conn, entry[0], entry[1], at=now):
@@ -109,6 +125,14 @@ class Service:
         async with self.db.write() as conn:
             if entry is not None and not await feed_store.claim_entry(conn, entry[0], entry[1], at=now):
                 return Intake(raw_id=None, seen_before=True)
+            from alerts.chainauth import refusal
+
+            refused = await refusal(conn, alert, source=source, config=self.chains)
+            if refused is not None:
+                raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now,
+                                             outcome="refused", reason=refused)
+                log.warning("refused input from %s (%s): %s", source, origin, refused)
+                return Intake(raw_id=raw_id, refused=refused)
             raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now, outcome="stored")
             stored = await lifecycle.store(conn, alert, now=now)
             await inputs.set_outcome(conn, raw_id, outcome="duplicate" if stored.duplicate else "stored",
@@ -116,9 +140,11 @@ class Service:
             intake = Intake(raw_id=raw_id, alert_id=stored.alert_id, duplicate=stored.duplicate)
             if stored.duplicate or stored.cancelled_on_arrival:
                 return intake
-            intake.plan = self.route(alert)
-            intake.drafts = await self.drafter.draft_for_alert(
-                conn, alert, alert_id=stored.alert_id, chain_id=stored.chain_id, plan=intake.plan, now=now)
+            followed = await self.follower.follow(conn, alert, stored, now=now)
+            intake.plan, intake.drafts, intake.stage = followed.plan, followed.drafts, followed.stage
+            if followed.combined is not None:  # offered with concurrent warnings as one combined draft
+                intake.drafts.superseded.extend(intake.drafts.created)
+                intake.drafts.created = [followed.combined]
         for problem in intake.drafts.problems:
             log.error("alert %s: %s", alert.identifier, problem)
         log.info("alert %s (%s %s) stored as %s; drafts %s", alert.identifier, alert.hazard, alert.level,

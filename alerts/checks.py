@@ -76,8 +76,11 @@ def run_checks(settings: Settings) -> list[str]:
         library = Library.load(settings.templates_dir, strict=False)
     except LibraryError as exc:
         return problems + list(exc.problems)
-    # Texts must fit with the longest issuer name they may cite.
-    issuer = max([settings.service.issuer_default, *settings.service.issuers.values()], key=len)
+    # Texts must fit with the longest issuer name they may cite (service.yaml and chains.yaml offices).
+    from alerts.settings.chains import chains_config
+
+    offices = [o.name for o in chains_config(settings).offices]
+    issuer = max([settings.service.issuer_default, *settings.service.issuers.values(), *offices], key=len)
     problems.extend(str(p) for p in lint(library, sms_rules(settings), issuer=issuer))
     # Domestic SMS providers: every reviewed SMS registered with the same wording (config/sms_providers.yaml).
     from alerts.channels.sms.checks import check_settings as registered_template_problems
@@ -106,15 +109,19 @@ def run_checks(settings: Settings) -> list[str]:
     # Every hazard that can arrive (hazards.yaml), at every level it has, through its advice texts.
     arriving = ({k: [lv.value for lv in table.levels(k)] for k in table.keys()} if table is not None else
                 {h.key: list(h.allowed_levels()) for h in default_hazards().values() if h.is_alert})
+    from alerts.chain import STAGES
+
     for hazard_key, levels in arriving.items():
         for level in levels:
-            for msg_type in ("Alert", "Cancel"):
-                alert = worst_alert(hazard_key, level, msg_type=msg_type)
+            # Every stage a warning at this level can reach: a missing stage text is an error here, never
+            # a silent fallback to 发布 at send time.
+            for stage in _possible_stages(STAGES, level, levels):
+                alert = worst_alert(hazard_key, level, msg_type="Cancel" if stage in ("end", "withdraw") else "Alert")
                 alert.infos[0].areas = [Area(desc=settings.areas.region_name, geocodes=[Geocode(value=region_geocode)])]
-                plan = router.plan(alert, stage="all_clear" if msg_type == "Cancel" else None)
-                for route, stage, hz, lv, audience, channel, language in plan.gaps:
+                plan = router.plan(alert, stage=stage)
+                for route, template_stage, hz, lv, audience, channel, language in plan.gaps:
                     if audience not in bad_audiences:  # already reported once as an unknown audience
-                        cases = gaps.setdefault((route, stage, audience, channel, language), [])
+                        cases = gaps.setdefault((route, template_stage, audience, channel, language), [])
                         if f"{hz} {lv}" not in cases:
                             cases.append(f"{hz} {lv}")
                 for d in plan.drafts:
@@ -130,3 +137,16 @@ def run_checks(settings: Settings) -> list[str]:
                         f"channel={channel} language={language} for {len(cases)} hazard/level cases: {shown} — "
                         "add templates to the library or change the route's yields")
     return problems
+
+
+def _possible_stages(stages: tuple[str, ...], level: str, levels: list[str]) -> list[str]:
+    """The chain stages a warning can be at with this level: nothing is raised to the hazard's lowest
+    level or lowered to its highest."""
+    out = []
+    for stage in stages:
+        if stage == "raise" and level == levels[0]:
+            continue
+        if stage == "lower" and level == levels[-1]:
+            continue
+        out.append(stage)
+    return out

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from alerts.hazard_words import Reading, Words, arbitrate
 from alerts.model import Alert, Geocode, Info, Level
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "hazards.yaml"
@@ -72,7 +73,19 @@ class HazardFile(_Strict):
     grades: dict[str, Level] = Field(default_factory=dict)
     cap_severity: dict[str, Level] = Field(default_factory=dict)
     code_schemes: dict[str, CodeScheme] = Field(default_factory=dict)
+    # Phrases saying what a message does to its warning (raise, lower, adjust, extend, end, withdraw).
+    change_phrases: dict[Literal["raise", "lower", "adjust", "extend", "end", "withdraw"], list[str]] = Field(
+        default_factory=dict)
     hazards: dict[HazardKey, HazardSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    hazard: str | None
+    level: Level | None
+    guessed: bool  # only CAP severity said it
+    change: str | None
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +125,7 @@ class HazardTable:
         self._names = {_fold(n): key for key, hazard in spec.hazards.items() for n in _names_of(hazard)}
         self._name_search = _name_regex(self._names)
         self._colour_words = {_fold(w): level for level, words in spec.colour_words.items() for w in words}
-        self._text_levels, self._text_level_of = _text_level_regex(spec.text_levels)
+        self._words = Words(spec.text_levels, spec.change_phrases)
         self._grades = {k.casefold(): v for k, v in spec.grades.items()}
         self._cap_severity = {k.casefold(): v for k, v in spec.cap_severity.items()}
 
@@ -174,46 +187,78 @@ class HazardTable:
     # -- normalisation ---------------------------------------------------------------------
 
     def normalise(self, alert: Alert) -> Alert:
-        """A copy of the alert with hazard and level filled in every info block (None if unknown)."""
+        """A copy of the alert with hazard, level, change and the level's reason in every info block."""
         found = [self._evidence(info) for info in alert.infos]
         # Language copies of one warning share it: an English block saying only "thunder"
         # takes the hazard its Chinese twin names, and a level the twin states outright wins
         # over a block's own CAP-severity guess, but only when the blocks do not disagree.
-        hazards = {h for h, _, _ in found if h is not None}
-        stated = {lv for _, lv, guessed in found if lv is not None and not guessed}
+        hazards = {e.hazard for e in found if e.hazard is not None}
+        stated = {e.level for e in found if e.level is not None and not e.guessed}
+        changes = [e.change for e in found if e.change is not None]
         shared_hazard = next(iter(hazards)) if len(hazards) == 1 else None
         shared_level = next(iter(stated)) if len(stated) == 1 else None
         infos = []
-        for info, (hazard, level, guessed) in zip(alert.infos, found, strict=True):
-            if (level is None or guessed) and shared_level is not None:
+        for info, e in zip(alert.infos, found, strict=True):
+            level, reason = e.level, e.reason
+            if (level is None or e.guessed) and shared_level is not None:
+                if level is not None and level != shared_level:
+                    reason = (f"CAP severity {info.severity} suggests {level.value}; the other language's text "
+                              f"states {shared_level.value}, which is kept")
                 level = shared_level
-            infos.append(info.model_copy(update={"hazard": hazard or shared_hazard, "level": level}))
+            infos.append(info.model_copy(update={"hazard": e.hazard or shared_hazard, "level": level,
+                                                 "change": e.change or (changes[0] if changes else None),
+                                                 "level_reason": reason}))
         return alert.model_copy(update={"infos": infos})
 
     def classify(self, info: Info) -> tuple[str | None, Level | None]:
         """(hazard key, level) for one info block, from the best evidence it carries."""
-        hazard, level, _ = self._evidence(info)
-        return hazard, level
+        e = self._evidence(info)
+        return e.hazard, e.level
 
-    def _evidence(self, info: Info) -> tuple[str | None, Level | None, bool]:
-        """(hazard, level, whether the level is only guessed from CAP severity)."""
-        hazard, level = self._by_codes(info.event_codes)
+    def explain(self, info: Info) -> tuple[Level | None, str | None, str]:
+        """(level, change the words name, why the level was chosen when evidence disagreed)."""
+        e = self._evidence(info)
+        return e.level, e.change, e.reason
+
+    def _evidence(self, info: Info) -> _Evidence:
+        hazard, code_level = self._by_codes(info.event_codes)
         if hazard is None:
             hazard = (
                 self._by_exact_name(c.value for c in info.event_codes)
                 or self._by_name(info.event)
                 or self._by_name(info.headline)
             )
-        if level is None:
-            level = (
-                self._colour_words.get(_fold(info.severity))
-                or self._level_in_text(info.event)
-                or self._level_in_text(info.headline)
-                or self._grade(info.headline)
-            )
-        if level is None:
-            return hazard, self._nearest(self._cap_severity.get(info.severity.casefold()), hazard), True
-        return hazard, level, False
+        words = self._read_words(info)
+        colour = self._colour_words.get(_fold(info.severity))
+        structured = code_level or colour
+        if structured is not None:
+            reason = ""
+            if words.level is not None and words.level != structured:
+                what = "event code" if code_level else f"severity {info.severity!r}"
+                reason = (f"the words say {words.level.value}, the {what} says {structured.value}: "
+                          "the structured field is kept")
+            return _Evidence(hazard, structured, False, words.change, reason)
+        grade, grade_text = self._grade(info.headline)
+        severity = self._nearest(self._cap_severity.get(info.severity.casefold()), hazard)
+        if words.level is None and grade is None:
+            return _Evidence(hazard, severity, True, words.change, "")
+        level, reason = arbitrate(words, grade, severity, grade_text=grade_text, severity_text=info.severity)
+        return _Evidence(hazard, level, False, words.change, reason)
+
+    def _read_words(self, info: Info) -> Reading:
+        """The headline's change and target level first; the event names a level; the description
+        may carry the change ("继续发布…") and, after a change phrase, the target."""
+        headline = self._words.read(info.headline)
+        event = self._words.read(info.event)
+        description = self._words.read(info.description)
+        change = headline.change or event.change or description.change
+        if headline.change in ("raise", "lower", "adjust") and headline.level is not None:
+            level = headline.level
+        else:
+            level = event.level or headline.level
+        if level is None and description.change in ("raise", "lower", "adjust"):
+            level = description.level
+        return Reading(level, change, headline.mentioned | event.mentioned)
 
     def _by_codes(self, codes: Iterable[Geocode]) -> tuple[str | None, Level | None]:
         for code in codes:
@@ -247,21 +292,15 @@ class HazardTable:
         match = self._name_search.search(text)
         return self._names.get(_fold(match.group())) if match else None
 
-    def _level_in_text(self, text: str) -> Level | None:
-        if not text or self._text_levels is None:
-            return None
-        match = self._text_levels.search(text)
-        return self._text_level_of[match.lastgroup] if match and match.lastgroup else None
-
-    def _grade(self, text: str) -> Level | None:
+    def _grade(self, text: str) -> tuple[Level | None, str]:
         for match in _GRADE.finditer(text):
             grade, word = match["grade"], match["word"]
             if grade.isascii() and not (match["prefix"] or match["ji"] or word):
                 continue  # a bare "(I)" or "(II)" is list numbering, not a warning grade
             level = self._grades.get(grade.casefold()) or (self._grades.get(word.casefold()) if word else None)
             if level is not None:
-                return level
-        return None
+                return level, match.group()
+        return None, ""
 
     def _nearest(self, level: Level | None, hazard: str | None) -> Level | None:
         """CAP severity is coarse: move it to the closest level the hazard has (upwards on a tie)."""
@@ -290,17 +329,6 @@ def _name_regex(names: Mapping[str, str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
-def _text_level_regex(table: Mapping[Level, list[str]]) -> tuple[re.Pattern[str] | None, dict[str, Level]]:
-    groups: dict[str, Level] = {}
-    parts = []
-    for level, patterns in table.items():
-        for pattern in patterns:
-            name = f"l{len(groups)}"
-            groups[name] = level
-            parts.append(f"(?P<{name}>{pattern})")
-    return (re.compile("|".join(parts), re.IGNORECASE) if parts else None), groups
-
-
 def _cross_check(spec: HazardFile, source: str) -> list[str]:
     """What pydantic cannot see field by field: references between sections, duplicates."""
     problems: list[str] = []
@@ -318,6 +346,12 @@ def _cross_check(spec: HazardFile, source: str) -> list[str]:
         if scheme.levels and not has_level:
             problems.append(f"{source}: code_schemes.{name}.pattern: {scheme.pattern!r} — "
                             "has `levels` but no (?P<level>...) group")
+    for kind, patterns in spec.change_phrases.items():
+        for i, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"{source}: change_phrases.{kind}[{i}]: {pattern!r} — not a regular expression ({exc})")
     owner_of_code: dict[tuple[str, str], str] = {}
     owner_of_name: dict[str, str] = {}
     for key, hazard in spec.hazards.items():

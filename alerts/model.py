@@ -101,6 +101,10 @@ class Info(BaseModel):
     # Filled by hazard normalisation: a key from config/hazards.yaml, or None if unknown.
     hazard: str | None = None
     level: Level | None = None
+    # What the words say the message does to its warning: raise, lower, adjust, extend, end,
+    # withdraw (None: they do not say), and why the level was chosen when the evidence disagreed.
+    change: str | None = None
+    level_reason: str = ""
 
 
 class Alert(BaseModel):
@@ -150,6 +154,18 @@ class Alert(BaseModel):
     def level(self) -> Level | None:
         levels = [i.level for i in self.infos if i.level is not None]
         return max(levels, key=lambda lv: lv.rank) if levels else None
+
+    @property
+    def change(self) -> str | None:
+        """The change the words name (primary language first), e.g. "lower" for 降级为."""
+        info = self.primary_info()
+        if info and info.change:
+            return info.change
+        return next((i.change for i in self.infos if i.change), None)
+
+    @property
+    def level_reason(self) -> str:
+        return "; ".join(dict.fromkeys(i.level_reason for i in self.infos if i.level_reason))
 
     @property
     def expires(self) -> datetime | None:

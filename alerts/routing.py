@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from alerts.areas import Areas
+from alerts.chain import guess_stage, template_stage
 from alerts.clock import SHANGHAI
 from alerts.model import Alert, level_rank
 from alerts.settings import ConfigError, describe_validation_error
@@ -45,6 +46,9 @@ class Plan:
     # The same gaps as data: (route, stage, hazard, level, audience, channel, language).
     gaps: list[tuple[str, str, str | None, str | None, str, str, str]] = field(default_factory=list)
     areas: list[str] = field(default_factory=list)
+    # Geocodes of our city that areas.yaml does not know: they fell back to the whole city.
+    unknown_areas: list[str] = field(default_factory=list)
+    stage: str = "new"  # the chain stage the plan was made for
 
 
 class TemplateIndex:
@@ -69,9 +73,11 @@ class Router:
         self.templates = templates
 
     def plan(self, alert: Alert, *, stage: str | None = None) -> Plan:
-        """Walk the tree. `stage` overrides the yields' stage (e.g. all_clear for a Cancel)."""
-        plan = Plan(areas=self.areas.covered(alert))
-        ok, why = matches(self.config.defaults.match, alert, plan.areas)
+        """Walk the tree for a chain stage (alerts/chain.py; guessed from the message when None).
+        Yields without a stage of their own take the chain stage's texts."""
+        coverage = self.areas.coverage(alert)
+        plan = Plan(areas=coverage.codes, unknown_areas=coverage.unknown, stage=stage or guess_stage(alert))
+        ok, why = matches(self.config.defaults.match, alert, plan.areas, stage=plan.stage)
         if not ok:
             return plan  # outside what the root accepts: no route is even considered
         if why != ["matches everything"]:
@@ -91,7 +97,7 @@ class Router:
         any_matched = False
         for route in routes:
             name = f"{prefix}{route.name}"
-            ok, why = matches(route.match, alert, plan.areas)
+            ok, why = matches(route.match, alert, plan.areas, stage=plan.stage)
             if not ok:
                 continue
             any_matched = True
@@ -106,7 +112,7 @@ class Router:
 
     def _yield(self, route: str, y: Yield, alert: Alert, plan: Plan, stage: str | None) -> None:
         level = alert.level.value if alert.level else None
-        use_stage = stage or y.stage
+        use_stage = y.stage if "stage" in y.model_fields_set else template_stage(plan.stage)
         language = y.language or self.config.defaults.language
         template = y.template or self.templates.find(
             hazard=alert.hazard, level=level, audience=y.audience, channel=y.channel,
@@ -124,9 +130,15 @@ class Router:
         plan.drafts.append(Planned(route, template, y.audience, y.channel, use_stage, language, plan.areas))
 
 
-def matches(m: Match, alert: Alert, areas: list[str], now: datetime | None = None) -> tuple[bool, list[str]]:
+def matches(m: Match, alert: Alert, areas: list[str], now: datetime | None = None, *,
+            stage: str | None = None) -> tuple[bool, list[str]]:
     """Does the alert match? If so, the reasons, one per condition, for `alerts routes test`."""
     why: list[str] = []
+    if m.stage:
+        current = stage or guess_stage(alert)
+        if current not in m.stage:
+            return False, []
+        why.append(f"stage {current}")
     hazard = alert.hazard
     if m.hazard:
         if hazard not in m.hazard:
@@ -194,9 +206,9 @@ def build_router(settings: Any, library: Any | None = None, hazards: Any | None 
     return Router(config, Areas(settings.areas), LibraryIndex(library, hazards))
 
 
-def stage_for(alert: Alert) -> str | None:
-    """The stage a message type asks for: a Cancel proposes all-clear texts; others use the yields' stage."""
-    return "all_clear" if alert.msg_type == "Cancel" else None
+def stage_for(alert: Alert) -> str:
+    """The chain stage a message shows on its own (no chain known): offline tools use it."""
+    return guess_stage(alert)
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -206,5 +218,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "drafts": [{"route": d.route, "template": d.template, "audience": d.audience, "channel": d.channel,
                     "stage": d.stage, "language": d.language, "areas": d.areas} for d in plan.drafts],
         "areas": plan.areas,
+        "unknown_areas": plan.unknown_areas,
+        "stage": plan.stage,
         "problems": plan.problems,
     }

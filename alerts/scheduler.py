@@ -140,6 +140,10 @@ class Background:
         now = self.service.clock.now()
         async with self.service.db.write() as conn:
             expired_alerts = await lifecycle.expire_due(conn, now)
+            # 到期自动解除 where the source's convention is that expiry ends a warning (alerts/expiry.py).
+            from alerts.expiry import follow_expired
+
+            await follow_expired(self.service, conn, expired_alerts, now)
             for d in await draft_store.by_state(conn, ("pending",)):
                 if d.expires_at is not None and d.expires_at <= now:
                     if await draft_store.transition(conn, d.id, "pending", "expired", at=now, by="system",

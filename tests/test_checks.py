@@ -76,3 +76,23 @@ def test_route_problems_name_the_key_path_of_each_bad_value(tmp_path: Path) -> N
     assert any("routes[0].match.months[0]: 13 — expected a month 1..12" in p for p in problems)
     assert any("routes[0].yields[0].channel: 'email' — the template library has no email texts" in p for p in problems)
     assert any("route name 'a' is used twice" in p for p in problems)
+
+
+def test_a_missing_stage_text_is_a_check_error_not_a_fallback_to_the_warning(config_dir: Path, tmp_path: Path) -> None:
+    library = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", library)
+    (library / "heat" / "lower.residents.sms.yaml").unlink()
+    service = config_dir / "service.yaml"
+    service.write_text(service.read_text(encoding="utf-8").replace(str(ROOT / "templates"), str(library)),
+                       encoding="utf-8")
+    code, out = check(config_dir)
+    assert code != 0
+    lines = [line for line in out.splitlines() if "no lower template" in line]
+    assert lines and "audience=residents channel=sms" in lines[0] and "heat yellow" in lines[0]
+    assert "heat red" not in lines[0], "nothing is lowered to a hazard's highest level"
+
+
+def test_a_bad_chains_file_is_named_with_its_key(config_dir: Path) -> None:
+    (config_dir / "chains.yaml").write_text("combine: {window_seconds: -1}\nofices: []\n", encoding="utf-8")
+    code, out = check(config_dir)
+    assert code != 0 and "chains.yaml" in out and "window_seconds" in out and "ofices" in out

@@ -173,9 +173,10 @@ async def test_village_im_groups_receive_an_approved_warning_and_failures_never_
     caplog.set_level(logging.INFO)
     routes = config_dir / "routes.yaml"
     text = routes.read_text(encoding="utf-8")
-    line = "          - {audience: villages, channel: notice}\n"
+    line = "          - {audience: villages, channel: notice, stage: warning}\n"
     assert line in text
-    routes.write_text(text.replace(line, line + "          - {audience: villages, channel: im}\n", 1), encoding="utf-8")
+    routes.write_text(text.replace(line, line + "          - {audience: villages, channel: im, stage: warning}\n", 1),
+                      encoding="utf-8")
     service = await make_service(config_dir, database_url)
     try:
         robots.replies["dingtalk"] = [(200, {"errcode": 130101, "errmsg": "send too fast"}, {})]

@@ -19,6 +19,7 @@ from alerts.recipients import ImportReport, parse_residents_csv, upsert_resident
 from alerts.routing import matches
 from alerts.settings import load_settings
 from alerts.settings.areas import AreasConfig
+from alerts.settings.chains import ChainsConfig, CombineSection
 from alerts.settings.routes import Match
 from alerts.store import drafts as draft_store
 from alerts.store.tables import deliveries
@@ -94,7 +95,7 @@ def test_only_our_townships_are_named_and_other_regions_match_nothing(service: S
     one = plan_of(service, variant("a1", geocodes=["140581105000"]))
     assert one.areas == ["140581105"] and all(d.areas == ["140581105"] for d in one.drafts)
     whole = plan_of(service, variant("a2", geocodes=["140581000000"]))
-    assert len(whole.areas) == 15
+    assert len(whole.areas) == 16  # 3 街道, 9 镇, 4 乡 (永禄乡 included)
     elsewhere = plan_of(service, variant("a3", geocodes=["130602000000"]))
     assert elsewhere.areas == [] and elsewhere.matched == [] and elsewhere.drafts == []
 
@@ -160,6 +161,8 @@ async def test_exercise_drafts_reach_only_the_test_audience(service: Service) ->
 
 
 async def test_a_higher_level_supersedes_pending_lower_drafts_for_the_same_hazard_and_area(service: Service) -> None:
+    # Concurrent warnings are combined (tests/test_combine.py); here each draft stands alone.
+    service.follower.config = ChainsConfig(combine=CombineSection(window_seconds=0))
     yellow = await service.receive(variant("y1", level="yellow"), source="test")
     heat = await service.receive(variant("h1", level="yellow", hazard_code="11B09"), source="test")
     elsewhere = await service.receive(variant("y2", level="yellow", geocodes=["140581203000"]), source="test")

@@ -26,7 +26,7 @@ def _problems(config_dir: Path) -> list[str]:
 def test_the_shipped_config_loads(config_dir: Path) -> None:
     settings = load_settings(config_dir, env={})
     assert settings.service.sms.signature == "【高平应急科普】"
-    assert len(settings.areas.areas) == 15
+    assert len(settings.areas.areas) == 16  # 3 街道, 9 镇, 4 乡 (DOMAIN.md §4)
 
 
 def test_wrong_type_names_file_key_value_and_expectation(config_dir: Path) -> None:

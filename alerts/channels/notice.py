@@ -65,6 +65,7 @@ class Published:
     expires_at: datetime | None
     alert: Alert | None  # the source alert, None for campaigns
     alert_scope: str | None
+    stage: str | None = None  # the chain stage of its draft (alerts/chain.py), None for campaigns
 
     @property
     def approved(self) -> bool:
@@ -82,8 +83,15 @@ class Published:
     def title(self) -> str:
         hazard = hazard_name(self.hazard)
         level = LEVEL_ZH[Level(self.level)] if self.level else ""
+        if self.kind == "all_clear" and self.stage == "withdraw":
+            return f"{hazard}{level}预警撤回（误发）" if hazard else "预警撤回（误发）"
         if self.kind == "all_clear":
             return f"{hazard}预警解除后的安全提示" if hazard else "预警解除后的安全提示"
+        changed = {"raise": "预警升级", "lower": "预警降级", "extend": "预警继续", "narrow": "预警范围缩小",
+                   "widen": "预警范围扩大"}.get(self.stage or "")
+        if self.kind == "update" and changed and hazard:
+            return f"{hazard}{changed}为{level} · 防御提示" if self.stage in ("raise", "lower") else \
+                f"{hazard}{level}{changed} · 防御提示"
         if self.kind == "campaign":
             return f"{hazard}应急科普" if hazard else "应急科普宣传"
         suffix = {"update": "预警更新 · 防御提示", "correction": "预警 · 更正提示"}.get(self.kind, "预警 · 防御科普提示")
@@ -101,7 +109,7 @@ class Published:
 _COLUMNS = (messages.c.id, messages.c.draft_id, messages.c.text, messages.c.audience, messages.c.channel,
             messages.c.language, messages.c.areas, drafts.c.kind, drafts.c.state, drafts.c.hazard, drafts.c.level,
             drafts.c.exercise, drafts.c.decided_at, drafts.c.created_at, drafts.c.expires_at,
-            alerts.c.data.label("alert_data"), alerts.c.scope.label("alert_scope"))
+            alerts.c.data.label("alert_data"), alerts.c.scope.label("alert_scope"), drafts.c.stage)
 
 
 def _published(row: Any) -> Published:
@@ -110,7 +118,7 @@ def _published(row: Any) -> Published:
                      channel=row.channel, language=row.language, areas=list(row.areas or []), kind=row.kind,
                      state=row.state, hazard=row.hazard, level=row.level, exercise=bool(row.exercise),
                      decided_at=row.decided_at, created_at=row.created_at, expires_at=row.expires_at, alert=alert,
-                     alert_scope=row.alert_scope)
+                     alert_scope=row.alert_scope, stage=row.stage)
 
 
 def _joined() -> Any:

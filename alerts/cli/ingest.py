@@ -79,12 +79,18 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "references": [identifier for _sender, identifier, _sent in alert.references],
         "hazard": alert.hazard,
         "level": alert.level.value if alert.level else None,
+        # What the words say the message does (raise, lower, extend, end, ...) and, when the words,
+        # the grade and the CAP severity disagreed, why the level was chosen.
+        "change": alert.change,
+        "level_reason": alert.level_reason,
         "infos": [
             {
                 "language": info.language,
                 "event": info.event,
                 "hazard": info.hazard,
                 "level": info.level.value if info.level else None,
+                "change": info.change,
+                "level_reason": info.level_reason,
                 "severity": info.severity,
                 "urgency": info.urgency,
                 "certainty": info.certainty,

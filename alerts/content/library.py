@@ -19,7 +19,12 @@ LEVELS = ("blue", "yellow", "orange", "red")
 AUDIENCES = ("residents", "communities", "villages", "schools", "enterprises", "elderly")
 CHANNELS = ("sms", "notice", "im", "voice")
 LANGUAGES = ("zh-CN", "en")
-STAGES = ("warning", "update", "all_clear", "seasonal", "preparedness")
+# Alert stages follow a warning's life (alerts/chain.py): warning (发布), raise (升级), lower (降级),
+# extend (继续), narrow (范围缩小), all_clear (解除), withdraw (撤回), expiry (到期自动解除); update is a generic change text
+# kept for older libraries. brief is one line of advice a combined message quotes (alerts/combine.py).
+# seasonal and preparedness are campaign texts.
+STAGES = ("warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "expiry", "brief",
+          "seasonal", "preparedness")
 REQUIRED_KEYS = ("id", "hazard", "levels", "audience", "channel", "language", "stage", "version", "title", "text")
 TEMPLATE_KEYS = (*REQUIRED_KEYS, "review")
 REVIEW_KEYS = ("reviewed_by", "approved_by", "at", "hash")

@@ -22,14 +22,22 @@ from alerts.content.render import (
 from alerts.content.sms import SmsRules, check
 from alerts.model import Alert, Info, Level
 
-# Worst cases the library must survive: a 12-character area phrase and a 6-character issuer.
-WORST_AREA = "北诗镇、河西镇、马村镇等"
-WORST_AREA_NAMES = ["北诗镇", "河西镇", "马村镇", "寺庄镇", "野川镇"]
+# Worst cases the library must survive: a 20-character area phrase (four names, or the first names
+# and a count, alerts/areas.py), the longest issuer configured (service check passes it), the longest
+# times (12月31日23时59分; 31日23时59分 for the issue time and how long the warning is in force) and a
+# previous level for the change texts.
+WORST_AREA = "北城街道、东城街道、南城街道等15个乡镇"
+WORST_AREA_NAMES = ["北城街道", "东城街道", "南城街道", "米山镇", "三甲镇"]
 WORST_ISSUER = "高平市气象台"
 WORST_TIME = datetime(2025, 12, 31, 23, 59, tzinfo=TZ)  # 12月31日23时59分: the longest date
+WORST_PREVIOUS_LEVEL = "orange"
 # Free alert text has no length bound, so an SMS that quotes it can never be shown to fit.
 LONG_TEXT = "长" * 300
-ALERT_STAGES = ("warning", "update", "all_clear")
+ALERT_STAGES = ("warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "expiry")
+# A combined message quotes one brief line per hazard (alerts/combine.py): at most this many characters.
+BRIEF_MAX = 14
+# Every warning SMS says when it was issued.
+TIME_VARIABLE = re.compile(r"\{\{\s*(?:issued|issued_en|sent)\s*\}\}")
 # Phrases by which a text would itself issue a warning rather than cite the official one.
 SELF_ISSUE_PHRASES = (
     "现发布", "特发布", "特此预警", "紧急预警", "本平台发布", "我们发布", "我台发布", "我局发布", "本中心发布",
@@ -63,7 +71,7 @@ def worst_alert(hazard: str, level: str, issuer: str = WORST_ISSUER, msg_type: s
 
 def worst_contexts(template: Template, hazard: Hazard, area: str, issuer: str) -> Iterator[dict[str, Any]]:
     """Every context the template must render within limits: one per level it may meet."""
-    if template.stage not in ALERT_STAGES:
+    if template.stage not in ALERT_STAGES and template.stage != "brief":
         yield build_campaign_context(
             area_phrase=area, area_names=WORST_AREA_NAMES, params={}, now=WORST_TIME, issuer=issuer
         )
@@ -72,6 +80,7 @@ def worst_contexts(template: Template, hazard: Hazard, area: str, issuer: str) -
         yield build_context(
             worst_alert(hazard.key, level, issuer),
             hazard_zh=hazard.zh, area_phrase=area, area_names=WORST_AREA_NAMES, issuer_default=issuer,
+            office=issuer, previous_level=WORST_PREVIOUS_LEVEL, stage=template.stage, channel=template.channel,
         )
 
 
@@ -85,6 +94,11 @@ def _sms_problems(template: Template, context: dict[str, Any], body: str, rules:
         cites = "warning" if template.language == "en" else "预警"
         if not ISSUER_VARIABLE.search(template.text) and cites not in body:
             problems.append(f"does not name its source: use {{{{ issuer }}}} or cite the {cites}")
+        if template.audience in ("residents", "elderly") and not TIME_VARIABLE.search(template.text):
+            problems.append("does not say when the warning was issued: use {{ issued }} (28日14时10分)")
+    if template.stage == "brief" and len(body) > BRIEF_MAX:
+        problems.append(f"level {context['level'] or '-'}: a brief line has {len(body)} characters; a combined "
+                        f"message fits only {BRIEF_MAX} per hazard")
     return problems
 
 
@@ -164,10 +178,14 @@ def _lint_sample(
     hazard = hazards.get(alert.hazard or "")
     if hazard is None:
         return
-    stage = "all_clear" if alert.msg_type == "Cancel" else "warning"
+    from alerts.chain import guess_stage, template_stage
+
+    chain_stage = guess_stage(alert)
+    stage = template_stage(chain_stage)
     level = alert.level.value if alert.level else None
     context = build_context(
-        alert, hazard_zh=hazard.zh, area_phrase=area, area_names=WORST_AREA_NAMES, issuer_default=WORST_ISSUER
+        alert, hazard_zh=hazard.zh, area_phrase=area, area_names=WORST_AREA_NAMES, issuer_default=WORST_ISSUER,
+        office=WORST_ISSUER, previous_level=WORST_PREVIOUS_LEVEL, stage=chain_stage, channel="sms",
     )
     for audience in ("residents", "elderly"):
         for template in library.find(hazard.key, level, audience, "sms", stage):

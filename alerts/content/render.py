@@ -18,11 +18,18 @@ from alerts.content.library import Template
 from alerts.model import LEVEL_ZH, Alert, Level
 
 TZ = ZoneInfo("Asia/Shanghai")
-AREA_PHRASE_MAX = 12  # SMS lengths are checked against this many characters of area phrase
+# SMS lengths are checked against this many characters of area phrase (alerts/areas.py builds it).
+AREA_PHRASE_MAX = 20
 LEVEL_ROMAN = {"blue": "Ⅳ级", "yellow": "Ⅲ级", "orange": "Ⅱ级", "red": "Ⅰ级"}
+# The alert's own free text. Notices may quote it; a text for a resident's phone never gets it
+# (SMS, voice and group-chat contexts lack these keys, so a template using them fails to render
+# and `alerts check` names it): outside words never reach residents.
+FREE_TEXT_KEYS = ("headline", "description", "instruction")
+SHORT_CHANNELS = ("sms", "voice", "im")
 CONTEXT_KEYS = (
     "issuer", "event", "level", "level_name", "level_roman", "areas", "area_list",
-    "onset", "expires", "sent", "headline", "description", "instruction", "params", "now",
+    "onset", "expires", "sent", "issued", "issued_en", "valid_until", "previous_level_name", "stage",
+    "headline", "description", "instruction", "params", "now",
 )
 
 
@@ -128,6 +135,23 @@ def format_time(moment: datetime | None) -> str:
     return f"{local.month}月{local.day}日{local.hour}时{minutes}"
 
 
+def format_day_time(moment: datetime | None) -> str:
+    """Day and local time as an SMS says it, 28日14时10分 (Asia/Shanghai); '' when unknown."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(TZ) if moment.tzinfo else moment.replace(tzinfo=TZ)
+    minutes = f"{local.minute:02d}分" if local.minute else ""
+    return f"{local.day}日{local.hour}时{minutes}"
+
+
+def format_day_time_en(moment: datetime | None) -> str:
+    """The same for English texts: 28/11 14:10 (day/month, Asia/Shanghai); '' when unknown."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(TZ) if moment.tzinfo else moment.replace(tzinfo=TZ)
+    return f"{local.day}/{local.month} {local.hour:02d}:{local.minute:02d}"
+
+
 def _check_area(area: str) -> None:
     if len(area) > AREA_PHRASE_MAX:
         raise ValueError(
@@ -145,13 +169,19 @@ def build_context(
     issuer_default: str,
     params: dict[str, Any] | None = None,
     now: datetime | None = None,
+    office: str | None = None,
+    previous_level: str | None = None,
+    stage: str = "new",
+    channel: str = "notice",
 ) -> dict[str, Any]:
-    """The variables a warning template may use, taken from the alert and the routing result."""
+    """The variables a warning template may use: whitelisted values only (hazard, level, the office
+    from configuration, area names, times). `office` is the configured issuing office; the alert's
+    free-text senderName is never used. Texts for phones (sms, voice, im) get no free text at all."""
     _check_area(area_phrase)
     info = alert.primary_info("zh")
     level = alert.level.value if alert.level else ""
-    return {
-        "issuer": (info.sender_name.strip() if info else "") or issuer_default,
+    context: dict[str, Any] = {
+        "issuer": office or issuer_default,
         "event": hazard_zh,
         "level": level,
         "level_name": LEVEL_ZH[Level(level)] if level else "",
@@ -161,13 +191,20 @@ def build_context(
         "onset": format_time(info.onset if info else None),
         "expires": format_time(alert.expires),
         "sent": format_time(alert.sent),
-        "headline": info.headline if info else "",
-        "description": info.description if info else "",
-        "instruction": info.instruction if info else "",
+        # Issue time and how long the warning is in force, as an SMS says them (28日14时10分).
+        "issued": format_day_time(alert.sent),
+        "valid_until": format_day_time(alert.expires),
+        "issued_en": format_day_time_en(alert.sent),
+        "previous_level_name": LEVEL_ZH[Level(previous_level)] if previous_level else "",
+        "stage": stage,
         "params": dict(params or {}),
         # `now` only feeds campaign contexts today; accepted here so callers pass one clock.
         "now": format_time(now) if now else "",
     }
+    if channel not in SHORT_CHANNELS:
+        context.update(headline=info.headline if info else "", description=info.description if info else "",
+                       instruction=info.instruction if info else "")
+    return context
 
 
 def build_campaign_context(
@@ -192,6 +229,11 @@ def build_campaign_context(
         "onset": "",
         "expires": "",
         "sent": moment,
+        "issued": format_day_time(now or datetime.now(TZ)),
+        "valid_until": "",
+        "issued_en": format_day_time_en(now or datetime.now(TZ)),
+        "previous_level_name": "",
+        "stage": "",
         "headline": "",
         "description": "",
         "instruction": "",

@@ -52,6 +52,9 @@ class Secrets:
     smtp_password: str | None = None
     smtp_from: str | None = None
     encryption_key: str | None = None
+    # Paths to the PEM key and certificate that sign published CAP (alerts/capsign.py).
+    cap_signing_key: str | None = None
+    cap_signing_cert: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -69,6 +72,8 @@ class Secrets:
             smtp_password=env.get("ALERTS_SMTP_PASSWORD"),
             smtp_from=env.get("ALERTS_SMTP_FROM"),
             encryption_key=env.get("ALERTS_ENCRYPTION_KEY"),
+            cap_signing_key=env.get("ALERTS_CAP_SIGNING_KEY"),
+            cap_signing_cert=env.get("ALERTS_CAP_SIGNING_CERT"),
         )
 
     @property
@@ -228,10 +233,11 @@ def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> 
     )
     cross = cross_check(settings)
     # Optional files of later stages are validated now too, so start-up refuses them early.
+    from alerts.settings.chains import chains_config
     from alerts.settings.notices import notices_config
     from alerts.settings.retention import retention_config
 
-    for loader in (notices_config, retention_config):
+    for loader in (notices_config, retention_config, chains_config):
         try:
             loader(settings)
         except ConfigError as exc:

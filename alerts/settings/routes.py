@@ -9,6 +9,11 @@ from pydantic import Field
 from alerts.settings._base import Section
 
 LevelName = Literal["blue", "yellow", "orange", "red"]
+# Where a message stands in its warning's life (alerts/chain.py).
+ChainStage = Literal["new", "raise", "lower", "extend", "narrow", "widen", "end", "withdraw", "expire"]
+# The library's stages (templates/README.md).
+TemplateStage = Literal["warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "expiry",
+                        "seasonal", "preparedness"]
 
 
 class Match(Section):
@@ -18,6 +23,7 @@ class Match(Section):
     level_exactly: list[LevelName] = Field(default_factory=list)
     status: list[Literal["Actual", "Exercise", "System", "Test", "Draft"]] = Field(default_factory=list)
     msg_type: list[Literal["Alert", "Update", "Cancel", "Ack", "Error"]] = Field(default_factory=list)
+    stage: list[ChainStage] = Field(default_factory=list)  # the chain stage: new, raise, ..., end, withdraw
     sender: list[str] = Field(default_factory=list)  # exact sender strings, or "prefix*"
     source: list[str] = Field(default_factory=list)  # CAP <source> (the issuing system), exact or "prefix*"
     area_prefix: list[str] = Field(default_factory=list)  # geocode prefixes, e.g. "140581101"
@@ -27,7 +33,9 @@ class Match(Section):
 class Yield(Section):
     audience: str
     channel: Literal["sms", "notice", "im", "voice", "email"]
-    stage: Literal["warning", "update", "all_clear", "seasonal", "preparedness"] = "warning"
+    # Unset: the chain stage's own texts (warning for a new one, raise, lower, ..., all_clear, withdraw).
+    # Set: always this stage's texts, e.g. `warning` for organisations' notices of the level in force.
+    stage: TemplateStage = "warning"
     language: str | None = None  # default: the root `defaults.language`
     template: str | None = None  # an explicit template id; otherwise the library picks by metadata
     # Only where the library has such a text (e.g. English for the few hazards written in English);

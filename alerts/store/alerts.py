@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.model import Alert
@@ -112,3 +112,27 @@ async def expired_active(conn: AsyncConnection, now: datetime) -> list[Any]:
 async def recent(conn: AsyncConnection, limit: int = 50) -> list[Any]:
     result = await conn.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit))
     return list(result)
+
+
+async def previous_in_chain(conn: AsyncConnection, chain_id: int, before_id: int) -> Any | None:
+    """The chain's latest message received before this one (what the new one follows), or None."""
+    result = await conn.execute(
+        select(alerts).where(and_(alerts.c.chain_id == chain_id, alerts.c.id < before_id))
+        .order_by(alerts.c.id.desc()).limit(1))
+    return result.first()
+
+
+async def in_force(conn: AsyncConnection, limit: int = 200) -> list[Any]:
+    """Chains still in force: the latest message of each chain, when it is active (not cancelled or expired)."""
+    latest = select(alerts.c.chain_id, func.max(alerts.c.id).label("last_id")).group_by(alerts.c.chain_id).subquery()
+    result = await conn.execute(
+        select(alerts).join(latest, latest.c.last_id == alerts.c.id)
+        .where(and_(alerts.c.state == "active", alerts.c.msg_type != "Cancel"))
+        .order_by(alerts.c.id.desc()).limit(limit))
+    return list(result)
+
+
+async def chain_messages(conn: AsyncConnection, chain_id: int) -> int:
+    """How many messages a chain has received so far."""
+    result = await conn.execute(select(func.count()).select_from(alerts).where(alerts.c.chain_id == chain_id))
+    return int(result.scalar_one())

@@ -31,6 +31,7 @@ class NewMessage:
     text: str
     # The template's variables as rendered (domestic SMS providers send a template code with them).
     params: dict[str, str] | None = None
+    reach: str = "all"  # all, chain (those the chain reached before) or new (those it has not reached)
 
 
 @dataclass
@@ -51,13 +52,13 @@ class DraftRecord:
 async def create(conn: AsyncConnection, *, alert_id: int | None, kind: str, hazard: str | None, level: str | None,
                  group_key: str, exercise: bool, created_by: str, at: datetime, expires_at: datetime | None,
                  items: list[NewMessage], parent_draft_id: int | None = None,
-                 campaign_occurrence_id: int | None = None) -> int:
+                 campaign_occurrence_id: int | None = None, stage: str | None = None) -> int:
     result = await conn.execute(
         drafts.insert().values(
             alert_id=alert_id, campaign_occurrence_id=campaign_occurrence_id, kind=kind, state="pending",
             hazard=hazard, level=level, group_key=group_key, exercise=exercise, expedited=False,
             parent_draft_id=parent_draft_id, created_by=created_by, created_at=at, updated_at=at,
-            expires_at=expires_at, reason="", version=1,
+            expires_at=expires_at, reason="", version=1, stage=stage,
         )
     )
     draft_id = int(result.inserted_primary_key[0])
@@ -67,7 +68,8 @@ async def create(conn: AsyncConnection, *, alert_id: int | None, kind: str, haza
             [
                 dict(draft_id=draft_id, route=m.route, template_id=m.template_id, template_hash=m.template_hash,
                      template_reviewed=m.template_reviewed, audience=m.audience, channel=m.channel,
-                     language=m.language, areas=m.areas, text=m.text, edited=False, params=m.params)
+                     language=m.language, areas=m.areas, text=m.text, edited=False, params=m.params,
+                     reach=m.reach)
                 for m in items
             ],
         )

@@ -189,6 +189,9 @@ drafts = Table(
     Column("decided_by", String(100), nullable=True),
     Column("reason", Text, nullable=False, default=""),
     Column("version", Integer, nullable=False, default=1),  # optimistic locking
+    # Where in its warning's life the draft is (alerts/chain.py): new, raise, lower, extend, narrow,
+    # widen, end, withdraw; None for campaigns and corrections.
+    Column("stage", String(20), nullable=True),
     Index("ix_drafts_state", "state"),
     Index("ix_drafts_group_key", "group_key"),
 )
@@ -212,6 +215,9 @@ messages = Table(
     # The template's variables as drafted ({"issuer": "高平市气象台", ...}, strings): domestic SMS providers
     # send a registered template code with these, never free text (dsms, issue 15).
     Column("params", JSON, nullable=True),
+    # Whom of the audience it reaches (alerts/chain.py): all; chain = those the chain reached before
+    # (a change, an all-clear); new = those it has not reached yet (newly inside the area).
+    Column("reach", String(10), nullable=False, default="all", server_default="all"),
     Index("ix_messages_draft_id", "draft_id"),
 )
 
@@ -439,4 +445,18 @@ sms_receipts = Table(
     Column("delivered", Boolean, nullable=False),
     Column("code", String(60), nullable=False, default=""),  # the carrier's or provider's status code
     Index("ix_sms_receipts_provider_at", "provider", "at"),
+)
+
+# --- warning chains (issue 12) -----------------------------------------------------------------
+
+# A combined message (several warnings at once, alerts/combine.py) speaks for several chains: one row
+# per chain it covers, so that the chain's later changes and its all-clear reach whom it reached.
+message_chains = Table(
+    "message_chains",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", ForeignKey("messages.id"), nullable=False),
+    Column("group_key", String(400), nullable=False),
+    UniqueConstraint("message_id", "group_key", name="uq_message_chains_message_group"),
+    Index("ix_message_chains_group_key", "group_key"),
 )

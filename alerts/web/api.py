@@ -196,12 +196,14 @@ async def push_alert(request: web.Request) -> web.Response:
     intake = await svc.receive(data, source=f"push:{user.name}", origin=client_origin(request))
     if intake.rejected:
         raise json_error(422, f"rejected: {intake.rejected} (the input is kept as raw input {intake.raw_id})")
+    if intake.refused:
+        raise json_error(403, f"refused: {intake.refused} (the input is kept as raw input {intake.raw_id})")
     wake = request.app.get(OUTBOX_WAKE_KEY)
     if wake is not None and intake.drafts.created:
         wake()
     return web.json_response({"alert_id": intake.alert_id, "duplicate": intake.duplicate,
                               "drafts": intake.drafts.created, "superseded": intake.drafts.superseded,
-                              "withdrawn": intake.drafts.withdrawn}, status=202)
+                              "withdrawn": intake.drafts.withdrawn, "stage": intake.stage}, status=202)
 
 
 OUTBOX_WAKE_KEY: web.AppKey = web.AppKey("outbox_wake", object)

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from alerts.chain import STAGE_ZH
 from alerts.organisations import reach_for_draft
 from alerts.outbox.fanout import count_for_draft
 from alerts.store import alerts as alert_store
@@ -83,6 +84,7 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
         may_approve_now=d.state == "pending" and can["approve"] and sess.user.name not in excluded
         and not verdict.needs_expert,
         test_phones=len(svc.settings.workflow.test_audience.phones), follow_up=d.state in FOLLOW_UP_FROM,
+        stage_zh=STAGE_ZH, level_reason=alert_store.row_to_alert(alert).level_reason if alert is not None else "",
     )
 
 

@@ -13,10 +13,11 @@ from datetime import datetime
 from aiohttp import web
 from lxml import etree
 
-from alerts.capout import cap_alert, to_xml
+from alerts.capout import cap_alert, our_references, to_xml
 from alerts.channels.notice import Published, list_public, load_published, render_notice
 from alerts.clock import SHANGHAI
 from alerts.settings.notices import NoticesConfig, notices_config
+from alerts.textclean import clean
 from alerts.web.auth import console_session, service
 
 routes = web.RouteTableDef()
@@ -67,9 +68,10 @@ async def atom_feed(request: web.Request) -> web.Response:
     feed.set("{http://www.w3.org/XML/1998/namespace}lang", "zh-CN")
 
     def sub(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
-        el = etree.SubElement(parent, f"{{{ATOM}}}{name}", **attrs)
+        # XML 1.0 cannot carry control characters: a stray one in a stored text must not break the feed.
+        el = etree.SubElement(parent, f"{{{ATOM}}}{name}", **{k: clean(v, one_line=True) for k, v in attrs.items()})
         if text is not None:
-            el.text = text
+            el.text = clean(text)
         return el
 
     sub(feed, "id", f"{base}/feeds/alerts.atom")
@@ -97,14 +99,23 @@ async def atom_feed(request: web.Request) -> web.Response:
 async def cap_message(request: web.Request) -> web.Response:
     svc = service(request)
     message_id = _message_id(request)
+    config = _config(request)
+    region = svc.settings.service.region_code
     async with svc.db.read() as conn:
         p = await load_published(conn, message_id)
-    if p is None or not in_feed(p, _config(request)):
-        raise web.HTTPNotFound(text="没有这条公开消息（未批准、演练或不面向公众的消息不公开）。")
+        if p is None or not in_feed(p, config):
+            raise web.HTTPNotFound(text="没有这条公开消息（未批准、演练或不面向公众的消息不公开）。")
+        # Our own earlier messages of the chain: what a downstream system saw from us and can follow.
+        earlier = await our_references(conn, p, sender=config.feed.cap_sender, region_code=region,
+                                       kinds=config.feed.kinds)
     names = {code: t.name for code, t in svc.areas.townships.items()}
-    alert = cap_alert(p, sender=_config(request).feed.cap_sender, issuer=_issuer(request),
-                      region_code=svc.settings.service.region_code, area_names=names, web_base=_base(request))
-    return web.Response(body=to_xml(alert), content_type="application/cap+xml", charset="utf-8",
+    alert = cap_alert(p, sender=config.feed.cap_sender, issuer=_issuer(request), region_code=region,
+                      area_names=names, web_base=_base(request), earlier=earlier)
+    body = to_xml(alert)
+    signer = getattr(svc, "cap_signer", None)
+    if signer is not None:
+        body = signer.sign(body)
+    return web.Response(body=body, content_type="application/cap+xml", charset="utf-8",
                         headers={"Cache-Control": FEED_CACHE})
 
 

@@ -17,6 +17,8 @@ def message_json(m: Any, signature: str) -> dict[str, Any]:
         "id": m.id, "audience": m.audience, "channel": m.channel, "language": m.language,
         "template": m.template_id, "template_reviewed": m.template_reviewed, "edited": m.edited,
         "expert_reviewed_by": m.expert_reviewed_by, "areas": list(m.areas or []), "route": m.route,
+        # Whom of the audience it reaches: all, chain (reached before by its chain) or new (not yet).
+        "reach_to": getattr(m, "reach", None) or "all",
     }
     if m.channel == "sms":
         sms = measure(m.text, signature)
@@ -43,6 +45,7 @@ def draft_json(record: DraftRecord, signature: str, *, policy: str | None = None
         "last_edited_by": d.last_edited_by, "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
         "expires_at": iso(d.expires_at), "decided_by": d.decided_by, "decided_at": iso(d.decided_at),
         "reason": d.reason, "parent_draft_id": d.parent_draft_id, "policy": policy,
+        "stage": getattr(d, "stage", None),
         "messages": messages,
         "approvals": [{"user": a.user_name, "role": a.role, "decision": a.decision, "at": iso(a.at), "note": a.note}
                       for a in record.approvals],
@@ -51,5 +54,6 @@ def draft_json(record: DraftRecord, signature: str, *, policy: str | None = None
 
 def draft_summary(row: Any) -> dict[str, Any]:
     return {"id": row.id, "state": row.state, "kind": row.kind, "alert_id": row.alert_id, "hazard": row.hazard,
-            "level": row.level, "exercise": row.exercise, "created_at": iso(row.created_at),
+            "level": row.level, "stage": getattr(row, "stage", None), "exercise": row.exercise,
+            "created_at": iso(row.created_at),
             "expires_at": iso(row.expires_at)}

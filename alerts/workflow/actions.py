@@ -38,7 +38,7 @@ class Decision:
 
 class Actions:
     def __init__(self, db: Database, policy: Policy, clock: Clock, *, test_phones: list[str], sms_rules: SmsRules,
-                 campaigns: CampaignsSection | None = None, sms_guard: Any = None):
+                 campaigns: CampaignsSection | None = None, sms_guard: Any = None, warning_budget: int = 0):
         self.db = db
         # Domestic SMS providers: texts must be registered templates (alerts/channels/sms/approval.py).
         self.sms_guard = sms_guard
@@ -48,6 +48,8 @@ class Actions:
         self.sms_rules = sms_rules
         # Quiet hours and caps for campaign deliveries (channels.yaml `campaigns`), applied by the fan-out.
         self.campaigns = campaigns or CampaignsSection()
+        # Warning SMS per resident per hour before lower levels wait (chains.yaml combine).
+        self.warning_budget = warning_budget
 
     async def _load(self, conn: Any, draft_id: int) -> draft_store.DraftRecord:
         # Lock the draft row (PostgreSQL) so two approvers deciding at once are counted in turn.
@@ -64,7 +66,7 @@ class Actions:
             raise TransitionError("changed", "approved")
         fresh = await self._load(conn, draft_id)
         result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones,
-                                      campaigns=self.campaigns)
+                                      campaigns=self.campaigns, warning_budget=self.warning_budget)
         await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
         await audit.append(conn, at=now, actor=actor, action=action, target=f"draft:{draft_id}", origin=origin,
                            before={"state": "pending"},
@@ -155,6 +157,11 @@ class Actions:
                 raise Refused("the new text is empty", 400)
             if text == msg.text:
                 raise Refused("the new text is the same as the current one: nothing to change", 400)
+            from alerts.textclean import problems as invisible
+
+            hidden = invisible(text, field=f"the text of message {message_id}")
+            if hidden:  # invisible characters change what a phone shows and break the public feeds
+                raise Refused("; ".join(hidden), 400)
             if msg.channel == "sms":
                 problems = check(text, self.sms_rules)
                 if problems:

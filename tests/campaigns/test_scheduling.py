@@ -51,7 +51,7 @@ async def test_an_occurrence_is_recorded_then_drafted_once_through_the_campaign_
     assert record.row.expires_at == clock.now() + timedelta(hours=48)
     [msg] = record.messages
     assert msg.template_id == "flood_season.seasonal.residents.sms" and msg.template_reviewed
-    assert msg.text.startswith("汛期到了") and len(msg.areas) == 15
+    assert msg.text.startswith("汛期到了") and len(msg.areas) == 16
     assert service.policy.verdict(record.row, record.messages).policy == "campaign"
     # Running again (the job, the sweep, a misfire catch-up) records nothing new.
     clock.advance(minutes=3)

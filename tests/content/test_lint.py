@@ -43,7 +43,7 @@ def test_shipped_library_is_clean(library: Library) -> None:
 
 
 def test_unreviewed_template_is_reported(library_copy: Path) -> None:
-    add(library_copy, "{{ issuer }}发布高温预警信号（{{ areas }}）。请多喝水。")
+    add(library_copy, "{{ issuer }}{{ issued }}发布高温预警信号（{{ areas }}）。请多喝水。")
     problems = lint(Library.load(library_copy))
     assert codes(problems, "heat.extra.residents.sms") == {"review"}
 
@@ -56,16 +56,24 @@ def test_self_issued_warning_and_missing_source_are_reported(library_copy: Path)
     assert any("does not name its source" in p.message for p in problems if p.template_id == "heat.nosource.residents.sms")
 
 
-def test_sms_that_quotes_free_alert_text_can_never_fit(library_copy: Path) -> None:
-    add(library_copy, "{{ issuer }}：{{ description }}")
-    problems = [p for p in lint(Library.load(library_copy), coverage=False) if p.code == "sms"]
-    assert problems and "too long" in problems[0].message
+def test_sms_that_quotes_free_alert_text_can_never_render(library_copy: Path) -> None:
+    # Outside free text never reaches a resident's phone: SMS contexts do not even hold it.
+    add(library_copy, "{{ issuer }}{{ issued }}：{{ description }}")
+    problems = [p for p in lint(Library.load(library_copy), coverage=False) if p.template_id == "heat.extra.residents.sms"]
+    assert [p.code for p in problems if p.code != "review"] == ["render"] and "description" in problems[-1].message
+
+
+def test_a_warning_sms_without_the_issue_time_is_reported(library_copy: Path) -> None:
+    add(library_copy, "{{ issuer }}发布高温预警信号（{{ areas }}）。请多喝水。", id="heat.notime.residents.sms")
+    problems = lint(Library.load(library_copy), coverage=False)
+    assert any("{{ issued }}" in p.message for p in problems if p.template_id == "heat.notime.residents.sms")
 
 
 def test_sms_length_is_checked_at_the_worst_case_to_the_character(library_copy: Path) -> None:
-    # Signature 8 + issuer 6 + 发布 2 + （area 12） 14 + 104 = 134: fits exactly; one more does not.
-    add(library_copy, "{{ issuer }}发布（{{ areas }}）" + "热" * 104, id="heat.exact.residents.sms")
-    add(library_copy, "{{ issuer }}发布（{{ areas }}）" + "热" * 105, id="heat.over.residents.sms")
+    # Signature 8 + issuer 6 + issue time 9 (31日23时59分) + 发布 2 + （area 20） 22 + 87 = 134: fits
+    # exactly; one more does not.
+    add(library_copy, "{{ issuer }}{{ issued }}发布（{{ areas }}）" + "热" * 87, id="heat.exact.residents.sms")
+    add(library_copy, "{{ issuer }}{{ issued }}发布（{{ areas }}）" + "热" * 88, id="heat.over.residents.sms")
     problems = [p for p in lint(Library.load(library_copy), coverage=False) if p.code == "sms"]
     assert {p.template_id for p in problems} == {"heat.over.residents.sms"}
     assert "135 characters" in problems[0].message and "cut 1" in problems[0].message

@@ -109,7 +109,19 @@ def test_context_contract_from_an_alert() -> None:
     assert (ctx["areas"], ctx["area_list"]) == ("高平市全境", "米山镇、三甲镇")
     assert (ctx["onset"], ctx["expires"], ctx["sent"]) == ("7月1日15时", "", "7月1日14时05分")
     assert (ctx["headline"], ctx["description"], ctx["instruction"], ctx["params"]) == ("标题", "", "指引", {})
-    assert context(sender_name="晋城市气象台")["issuer"] == "晋城市气象台"
+    assert (ctx["issued"], ctx["valid_until"], ctx["previous_level_name"], ctx["stage"]) == ("1日14时05分", "", "", "new")
+    # The office comes from configuration; the alert's own senderName never reaches a text.
+    assert context(sender_name="晋城市气象台 请拨13800138000")["issuer"] == "高平市气象台"
+    office = build_context(alert(sender_name="假冒 http://x.cn"), hazard_zh="高温", area_phrase="米山镇", area_names=[],
+                           issuer_default="高平市气象台", office="晋城市气象台", previous_level="yellow", stage="raise")
+    assert (office["issuer"], office["previous_level_name"], office["stage"]) == ("晋城市气象台", "黄色", "raise")
+
+
+def test_phone_texts_get_no_free_text_from_the_alert() -> None:
+    for channel in ("sms", "voice", "im"):
+        ctx = build_context(alert(headline="标题 13800138000", instruction="指引"), hazard_zh="高温",
+                            area_phrase="米山镇", area_names=[], issuer_default="高平市气象台", channel=channel)
+        assert not {"headline", "description", "instruction"} & set(ctx)
 
 
 def test_alert_without_level_gives_empty_level_fields() -> None:
@@ -117,16 +129,16 @@ def test_alert_without_level_gives_empty_level_fields() -> None:
     assert (ctx["level"], ctx["level_name"], ctx["level_roman"]) == ("", "", "")
 
 
-def test_area_phrase_longer_than_12_characters_is_refused() -> None:
-    with pytest.raises(ValueError, match="at most 12"):
-        build_context(alert(), hazard_zh="高温", area_phrase="米山镇、三甲镇、神农镇、陈区镇", area_names=[],
+def test_area_phrase_longer_than_20_characters_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most 20"):
+        build_context(alert(), hazard_zh="高温", area_phrase="米山镇、三甲镇、神农镇、陈区镇、北诗镇、河西镇", area_names=[],
                       issuer_default="高平市气象台")
 
 
 def test_campaign_context_has_the_same_keys_with_alert_fields_empty() -> None:
     now = datetime(2025, 5, 12, 1, 0, tzinfo=UTC)
     ctx = build_campaign_context(area_phrase="高平市全境", area_names=["米山镇"], params={"day": "5月12日"}, now=now)
-    assert set(ctx) == set(context())
+    assert set(ctx) == set(context())  # notices' contexts: every key, free text included
     assert (ctx["event"], ctx["level"], ctx["level_name"], ctx["issuer"]) == ("", "", "", "")
     assert (ctx["sent"], ctx["params"]) == ("5月12日9时", {"day": "5月12日"})
 

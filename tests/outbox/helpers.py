@@ -32,19 +32,20 @@ async def add_residents(conn: Any, count: int, *, at: datetime, start: int = 0, 
 async def approved_draft(conn: Any, *, at: datetime, kind: str = "warning", level: str | None = "red",
                          group_key: str = "chain:1", areas: list[str] | None = None, text: str = "【高平应急科普】测试",
                          expires_at: datetime | None = None, exercise: bool = False,
-                         campaigns: CampaignsSection | None = None,
-                         test_phones: list[str] | None = None) -> tuple[int, fanout.FanoutResult]:
+                         campaigns: CampaignsSection | None = None, test_phones: list[str] | None = None,
+                         reach: str = "all", stage: str | None = None,
+                         warning_budget: int = 0) -> tuple[int, fanout.FanoutResult]:
     """A draft with one SMS to residents, approved and fanned out in one transaction (like approve)."""
     items = [draft_store.NewMessage(route="test", template_id="t", template_hash="h", template_reviewed=True,
                                     audience="residents", channel="sms", language="zh-CN",
-                                    areas=areas or TOWNSHIPS, text=text)]
+                                    areas=areas or TOWNSHIPS, text=text, reach=reach)]
     draft_id = await draft_store.create(conn, alert_id=None, kind=kind, hazard="rainstorm", level=level,
                                         group_key=group_key, exercise=exercise, created_by="test", at=at,
-                                        expires_at=expires_at, items=items)
+                                        expires_at=expires_at, items=items, stage=stage)
     assert await draft_store.transition(conn, draft_id, "pending", "approved", at=at, by="approver")
     record = await draft_store.get(conn, draft_id)
     assert record is not None
     result = await fanout.fan_out(conn, record.row, record.messages, now=at, test_phones=test_phones or [],
-                                  campaigns=campaigns)
+                                  campaigns=campaigns, warning_budget=warning_budget)
     assert await draft_store.transition(conn, draft_id, "approved", "dispatching", at=at)
     return draft_id, result

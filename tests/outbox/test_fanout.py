@@ -50,19 +50,54 @@ async def test_opted_out_residents_get_nothing(database: Any) -> None:
     assert set(await addresses(database, draft_id)) == {phone(i) for i in range(5)}
 
 
-async def test_residents_reached_in_the_chain_at_this_or_a_higher_level_are_not_messaged_again(database: Any) -> None:
+async def test_suppression_is_for_duplicates_never_for_news(database: Any) -> None:
+    # Before issue 12 a lowered warning reached nobody ("already received the same or higher"); now
+    # every change of a chain reaches whom the chain reached, and only the same text twice is dropped.
     async with database.write() as conn:
         await add_residents(conn, 4, at=DAY)
-        first, r1 = await approved_draft(conn, at=DAY, level="orange", group_key="chain:7")
-        # An update at the same level: already reached, nothing new.
-        _, same = await approved_draft(conn, at=DAY, level="orange", group_key="chain:7")
-        # Raised to red: everyone hears of it.
-        _, higher = await approved_draft(conn, at=DAY, level="red", group_key="chain:7")
-        # Another chain is another alert.
-        _, other = await approved_draft(conn, at=DAY, level="yellow", group_key="chain:8")
-        # An all-clear always goes.
-        _, clear = await approved_draft(conn, at=DAY, kind="all_clear", level="orange", group_key="chain:7")
-    assert (r1.deliveries, same.deliveries, higher.deliveries, other.deliveries, clear.deliveries) == (4, 0, 4, 4, 4)
+        _, first = await approved_draft(conn, at=DAY, level="orange", group_key="chain:7", text="橙色")
+        _, again = await approved_draft(conn, at=DAY, level="orange", group_key="chain:7", text="橙色")
+        _, lower = await approved_draft(conn, at=DAY, kind="update", level="yellow", group_key="chain:7",
+                                        text="降级为黄色", reach="chain", stage="lower")
+        _, extend = await approved_draft(conn, at=DAY, kind="update", level="yellow", group_key="chain:7",
+                                         text="黄色继续", reach="chain", stage="extend")
+        _, other = await approved_draft(conn, at=DAY, level="yellow", group_key="chain:8", text="另一条")
+        _, clear = await approved_draft(conn, at=DAY, kind="all_clear", level="yellow", group_key="chain:7",
+                                        text="解除", reach="chain", stage="end")
+    assert (first.deliveries, again.deliveries, lower.deliveries, extend.deliveries, other.deliveries,
+            clear.deliveries) == (4, 0, 4, 4, 4, 4)
+
+
+async def test_a_change_reaches_only_those_still_inside_and_the_end_reaches_everyone_the_chain_reached(
+        database: Any) -> None:
+    inside, outside = ["140581101", "140581102"], ["140581103"]
+    async with database.write() as conn:
+        await add_residents(conn, 6, at=DAY, areas=[*inside, *outside])  # phones 2 and 5 live outside
+        await approved_draft(conn, at=DAY, level="orange", group_key="chain:3", areas=[*inside, *outside], text="橙")
+        narrow, n = await approved_draft(conn, at=DAY, kind="update", level="orange", group_key="chain:3",
+                                         areas=inside, text="范围缩小", reach="chain", stage="narrow")
+        # Newly registered residents inside get the current warning as news, the others nothing new.
+        await add_residents(conn, 2, at=DAY, start=10, areas=inside)
+        new, w = await approved_draft(conn, at=DAY, kind="update", level="orange", group_key="chain:3", areas=inside,
+                                      text="橙（新进入范围）", reach="new", stage="widen")
+        clear, c = await approved_draft(conn, at=DAY, kind="all_clear", level="orange", group_key="chain:3",
+                                        areas=inside, text="解除", reach="chain", stage="end")
+    assert set(await addresses(database, narrow)) == {phone(i) for i in (0, 1, 3, 4)} and n.deliveries == 4
+    assert set(await addresses(database, new)) == {phone(10), phone(11)} and w.deliveries == 2
+    assert c.deliveries == 8, "the all-clear reaches everyone the chain reached, inside or outside the area now"
+
+
+async def test_below_red_a_resident_past_the_hourly_budget_waits_an_hour_and_a_red_never_waits(database: Any) -> None:
+    async with database.write() as conn:
+        await add_residents(conn, 2, at=DAY)
+        for n in range(2):
+            await approved_draft(conn, at=DAY, level="yellow", group_key=f"chain:{20 + n}", text=f"第{n}条",
+                                 warning_budget=2)
+        third, _ = await approved_draft(conn, at=DAY, level="blue", group_key="chain:30", text="第三条",
+                                        warning_budget=2)
+        red, _ = await approved_draft(conn, at=DAY, level="red", group_key="chain:31", text="红色", warning_budget=2)
+    assert {r.next_attempt_at for r in (await addresses(database, third)).values()} == {DAY + timedelta(hours=1)}
+    assert {r.next_attempt_at for r in (await addresses(database, red)).values()} == {DAY}
 
 
 async def test_campaigns_wait_out_quiet_hours_but_warnings_never_do(database: Any) -> None:

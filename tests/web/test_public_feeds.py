@@ -136,3 +136,61 @@ async def test_console_users_see_an_unapproved_notice_marked_as_a_preview(site: 
         assert r.status == 200
         html = await r.text()
     assert "待审批样稿，未经批准不得张贴" in html and "雷电" in html
+
+
+async def test_a_control_character_in_a_stored_text_leaves_both_feeds_answering_well_formed_xml(site: Site) -> None:
+    # Edits and intake refuse or strip such characters; a text stored before that must still not take
+    # the feeds down for everyone (they answered 500 before issue 12).
+    from sqlalchemy import update
+
+    from alerts.store.tables import messages
+
+    async with site.service.db.write() as conn:
+        await conn.execute(update(messages).where(messages.c.id == site.public)
+                           .values(text="请远离\x0b河道\u202e和低洼地。\x1f"))
+    status, _ctype, body = await get(site, "/feeds/alerts.atom")
+    assert status == 200
+    feed = feedparser.parse(body)
+    assert feed.bozo == 0 and feed.entries[0].content[0].value == "请远离河道和低洼地。"
+    status, _ctype, body = await get(site, f"/feeds/cap/{site.public}.xml")
+    assert status == 200
+    SCHEMA.validate(body.decode("utf-8"))
+
+
+async def test_published_cap_is_signed_when_a_key_is_configured(config_dir: Path, database_url: str,
+                                                                tmp_path: Path) -> None:
+    from alerts.capsign import verify
+    from tests.channels.notices_support import approve_sample, make_service, message_ids
+    from tests.test_capout import signing_pair
+
+    key, cert = signing_pair(tmp_path)
+    service = await make_service(config_dir, database_url, ALERTS_CAP_SIGNING_KEY=str(key),
+                                 ALERTS_CAP_SIGNING_CERT=str(cert))
+    draft = await approve_sample(service)
+    public = (await message_ids(service, draft, audience="residents"))[0]
+    runner = web.AppRunner(make_app(service))
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/feeds/cap/{public}.xml") as r:
+            assert r.status == 200
+            body = await r.read()
+    finally:
+        await runner.cleanup()
+        await service.close()
+    SCHEMA.validate(body.decode("utf-8"))
+    assert f"140581-kepu-{public}".encode() in verify(body, cert.read_bytes())
+
+
+def test_a_signing_key_without_its_certificate_stops_start_up_with_a_clear_error(config_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    from alerts.settings import ConfigError, load_settings
+    from tests.test_capout import signing_pair
+
+    key, _cert = signing_pair(tmp_path)
+    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                                              "ALERTS_CAP_SIGNING_KEY": str(key)})
+    with pytest.raises(ConfigError, match="ALERTS_CAP_SIGNING_CERT"):
+        Service(settings)
