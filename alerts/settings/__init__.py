@@ -52,6 +52,7 @@ class Secrets:
     smtp_password: str | None = None
     smtp_from: str | None = None
     encryption_key: str | None = None
+    metrics_token: str | None = None  # what Prometheus sends as its bearer token for /metrics
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -69,6 +70,7 @@ class Secrets:
             smtp_password=env.get("ALERTS_SMTP_PASSWORD"),
             smtp_from=env.get("ALERTS_SMTP_FROM"),
             encryption_key=env.get("ALERTS_ENCRYPTION_KEY"),
+            metrics_token=env.get("ALERTS_METRICS_TOKEN"),
         )
 
     @property
