@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.organisations import reach_for_draft
 from alerts.store import drafts as draft_store
+from alerts.store import inputs
 from alerts.web.auth import api_user, client_origin, json_error, service
 from alerts.web.views import draft_json, draft_summary
 from alerts.workflow.actions import NotFound
@@ -187,12 +188,16 @@ async def push_alert(request: web.Request) -> web.Response:
     size = 0
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
-        if size > limit:
-            raise json_error(413, f"the document is larger than {limit} bytes (feeds.yaml max_document_bytes)")
         chunks.append(chunk)
+        if size > limit:
+            # Kept as received (cut at the limit) with the reason, like every refused input.
+            await _keep_refused(request, user, b"".join(chunks)[:limit],
+                                f"larger than {limit} bytes (feeds.yaml max_document_bytes); stopped reading")
+            raise json_error(413, f"the document is larger than {limit} bytes (feeds.yaml max_document_bytes)")
     data = b"".join(chunks)
     if not data.strip():
-        raise json_error(400, "the body is empty: send the CAP XML document as the body")
+        raw_id = await _keep_refused(request, user, data, "empty body")
+        raise json_error(400, f"the body is empty: send the CAP XML document as the body (kept as raw input {raw_id})")
     intake = await svc.receive(data, source=f"push:{user.name}", origin=client_origin(request))
     if intake.rejected:
         raise json_error(422, f"rejected: {intake.rejected} (the input is kept as raw input {intake.raw_id})")
@@ -202,6 +207,13 @@ async def push_alert(request: web.Request) -> web.Response:
     return web.json_response({"alert_id": intake.alert_id, "duplicate": intake.duplicate,
                               "drafts": intake.drafts.created, "superseded": intake.drafts.superseded,
                               "withdrawn": intake.drafts.withdrawn}, status=202)
+
+
+async def _keep_refused(request: web.Request, user: Any, data: bytes, reason: str) -> int:
+    svc = service(request)
+    async with svc.db.write() as conn:
+        return await inputs.record(conn, data=data, source=f"push:{user.name}", origin=client_origin(request),
+                                   at=svc.clock.now(), outcome="rejected", reason=reason)
 
 
 OUTBOX_WAKE_KEY: web.AppKey = web.AppKey("outbox_wake", object)
