@@ -263,7 +263,7 @@ class Session:
 async def session(conn: AsyncConnection, cookie: str) -> Session | None:
     row = (
         await conn.execute(
-            select(sessions, users)
+            select(sessions, users, sessions.c.created_at.label("session_created_at"))
             .join(users, users.c.id == sessions.c.user_id)
             .where(sessions.c.id_hash == token_hash(cookie))
         )
@@ -271,7 +271,7 @@ async def session(conn: AsyncConnection, cookie: str) -> Session | None:
     if row is None or row.disabled:
         return None
     return Session(user=_user(row), csrf=row.csrf_token, id_hash=row.id_hash, last_seen_at=row.last_seen_at,
-                   created_at=row.created_at)
+                   created_at=row.session_created_at)
 
 
 async def touch_session(conn: AsyncConnection, id_hash: str, at: datetime) -> None:
