@@ -8,6 +8,7 @@ key). Allowed exceptions are listed in notices.yaml `webhooks.allow_networks` (t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from pathlib import Path
 
@@ -37,7 +38,9 @@ def webhook_problems(settings: Settings) -> list[str]:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(_stored(settings, allowed))
-    return []  # called inside a running loop (a test harness): the CLI path is the one that matters
+    # Called from inside a running loop (a test harness, a notebook): a loop of its own, in a thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _stored(settings, allowed)).result()
 
 
 async def _stored(settings: Settings, allowed: tuple[object, ...]) -> list[str]:

@@ -127,7 +127,7 @@ async def _enrolment(request: web.Request) -> account_store.Enrolment:
 @routes.get("/enrol/{code}")
 async def enrol_form(request: web.Request) -> web.Response:
     found = await _enrolment(request)
-    return _form_page(request, "enrol.html", name=found.user_name, purpose=found.purpose)
+    return _form_page(request, "enrol.html", person=found.user_name, purpose=found.purpose)
 
 
 @routes.post("/enrol/{code}")
@@ -138,7 +138,7 @@ async def enrol(request: web.Request) -> web.Response:
     _check_form_csrf(request, form)
     password = str(form.get("password", ""))
     if password != str(form.get("password2", "")):
-        return _form_page(request, "enrol.html", status=400, name=found.user_name, purpose=found.purpose,
+        return _form_page(request, "enrol.html", status=400, person=found.user_name, purpose=found.purpose,
                           flash="两次输入的密码不一致。", flash_kind="error")
     svc = service(request)
     try:
@@ -146,7 +146,7 @@ async def enrol(request: web.Request) -> web.Response:
             user = await accounts.enrol(conn, request.match_info["code"][:100], password,
                                         origin=f"console:{client_origin(request)}", at=svc.clock.now())
     except accounts.AccountRefused as exc:
-        return _form_page(request, "enrol.html", status=400, name=found.user_name, purpose=found.purpose,
+        return _form_page(request, "enrol.html", status=400, person=found.user_name, purpose=found.purpose,
                           flash=str(exc), flash_kind="error")
     log.info("enrolment: %s set a password from %s", user.name, client_origin(request))
     return _form_page(request, "login.html", flash=f"已为 {user.name} 设置密码，请登录。")

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError
+from aiohttp.web_protocol import RequestPayloadError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_ID = 2**63 - 1
@@ -55,7 +56,7 @@ async def guards(request: web.Request, handler: Handler) -> web.StreamResponse:
                            f"没有这一项：{value[:40]} 不是有效的编号。")
     try:
         return await handler(request)
-    except (ContentEncodingError, BadHttpMessage) as exc:
+    except (ContentEncodingError, BadHttpMessage, RequestPayloadError):
         # e.g. Content-Encoding: gzip with a body that is not gzip
-        return _answer(request, 400, f"the body cannot be read: {exc.message if hasattr(exc, 'message') else exc}",
-                       "请求内容无法读取（压缩格式或编码错误）。")
+        return _answer(request, 400, "the body cannot be read: it is not in the Content-Encoding it claims "
+                                     "(e.g. gzip), or it was cut short", "请求内容无法读取（压缩格式或编码错误）。")
