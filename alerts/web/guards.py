@@ -56,6 +56,13 @@ async def guards(request: web.Request, handler: Handler) -> web.StreamResponse:
                            f"没有这一项：{value[:40]} 不是有效的编号。")
     try:
         return await handler(request)
+    except web.HTTPException as exc:
+        # The API answers JSON also where aiohttp answers for it (no such route, method, too large).
+        if not request.path.startswith("/api/") or exc.content_type == "application/json" or exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return web.json_response({"error": (exc.text or exc.reason or "").replace(f"{exc.status}: ", "", 1)},
+                                 status=exc.status, headers=headers)
     except (ContentEncodingError, BadHttpMessage, RequestPayloadError):
         # e.g. Content-Encoding: gzip with a body that is not gzip
         return _answer(request, 400, "the body cannot be read: it is not in the Content-Encoding it claims "
