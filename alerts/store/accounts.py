@@ -54,13 +54,6 @@ async def use_enrolment(conn: AsyncConnection, enrolment_id: int, *, at: datetim
     return bool(result.rowcount)
 
 
-async def last_enrolled(conn: AsyncConnection, user_id: int) -> datetime | None:
-    row = (await conn.execute(select(enrolments.c.used_at).where(enrolments.c.user_id == user_id)
-                              .where(enrolments.c.used_at.is_not(None)).order_by(enrolments.c.used_at.desc())
-                              .limit(1))).first()
-    return row.used_at if row else None
-
-
 # --- remembered devices ---------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,7 +17,3 @@ async def first_time(conn: AsyncConnection, provider: str, message_id: str, *, a
                                 .on_conflict_do_nothing())
     return bool(result.rowcount)
 
-
-async def prune(conn: AsyncConnection, *, before: datetime) -> int:
-    """Forget ids older than `before` (providers sign requests with a time, so old replays fail anyway)."""
-    return int((await conn.execute(delete(inbound_seen).where(inbound_seen.c.received_at < before))).rowcount or 0)

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from alerts.security import throttle
 from alerts.store import accounts as account_store
 from alerts.store import users as user_store
 from alerts.textclean import clean
@@ -82,16 +83,24 @@ async def change_password(request: web.Request) -> web.Response:
     sess, form = await _form(request)
     svc = service(request)
     password = str(form.get("password", ""))[:2000]
+    # Guessing the current password from a stolen session is slowed like any sign-in.
+    attempt = throttle.Attempt(sess.user.name, client_origin(request), None)
+    now = svc.clock.now()
     async with svc.db.read() as conn:
-        outcome = await user_store.check_login(conn, sess.user.name, str(form.get("current", ""))[:1024])
+        wait = await throttle.wait_seconds(conn, attempt, now=now)
+        outcome = await user_store.check_login(conn, sess.user.name, str(form.get("current", ""))[:1024]) \
+            if not wait else None
+    if outcome is None:
+        return await _page(request, sess, flash=f"密码错误次数较多，请 {wait} 秒后再试。", flash_kind="error", status=429)
     if outcome.user is None:
+        async with svc.db.write() as conn:
+            await throttle.failed(conn, attempt, svc.settings.service.session, now=now)
         return await _page(request, sess, flash="当前密码不正确。", flash_kind="error", status=403)
     if password != str(form.get("password2", "")):
         return await _page(request, sess, flash="两次输入的新密码不一致。", flash_kind="error", status=400)
     problem = user_store.password_problem(password, sess.user.name)
     if problem:
         return await _page(request, sess, flash=f"未修改：{problem}", flash_kind="error", status=400)
-    now = svc.clock.now()
     async with svc.db.write() as conn:
         await user_store.set_password(conn, sess.user.id, password)
         ended = await user_store.end_sessions(conn, sess.user.id, keep=sess.id_hash)

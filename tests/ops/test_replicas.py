@@ -248,7 +248,7 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
             assert sum(sent.values()) - len(rows) <= len(victim_ids)
 
             # --- the latencies of the whole run are visible on /metrics --------------------------
-            async with http.get(f"{survivor.base}/metrics") as resp:
+            async with http.get(f"{survivor.base}/metrics", headers={"Authorization": f"Bearer {approver_token}"}) as resp:
                 assert resp.status == 200
                 metrics = await resp.text()
             for stage in ("received_to_draft", "draft_to_approved", "approved_to_first_request",
