@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/alerts db upgrade
-	$(BIN)/alerts users add admin --role admin --display-name 管理员 --generate-password --if-missing
+	$(BIN)/alerts users add admin --role admin --display-name 管理员 --if-missing
 	$(BIN)/alerts recipients import config/demo/residents.csv
 	$(BIN)/alerts serve
 

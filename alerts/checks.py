@@ -129,8 +129,10 @@ def run_checks(settings: Settings) -> list[str]:
                     if d.template not in known and not any(repr(d.template) in x for x in problems):
                         problems.append(line)
     from alerts.campaigns.calendar import problems as campaign_problems
+    from alerts.security.webhook_check import webhook_problems
 
     problems.extend(campaign_problems(settings))
+    problems.extend(webhook_problems(settings))
     for (route, stage, audience, channel, language), cases in gaps.items():
         shown = ", ".join(cases[:6]) + (f" and {len(cases) - 6} more" if len(cases) > 6 else "")
         problems.append(f"{cfg / 'routes.yaml'}: route {route}: no {stage} template for audience={audience} "

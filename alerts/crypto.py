@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import func, select
@@ -84,9 +84,11 @@ async def check_key_for_contacts(db: Database, secrets: Secrets) -> None:
 # --- masks: what logs, the console and the API show instead of a secret ----------------------
 
 def mask_url(url: str) -> str:
-    """https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…a1b2 → scheme, host and the last 4 characters.
+    """https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a1b2… → scheme, host and a prefix of the key.
 
-    The path and query of a robot URL carry its key, so they are never shown.
+    The path and query of a robot URL carry its key, so they are never shown; the key's first four
+    characters tell two robots of one organisation apart. A prefix, not the tail: keys and tokens
+    often end in what a log or screenshot elsewhere shows, and a prefix is what issuers print too.
     """
     try:
         parts = urlsplit(url)
@@ -94,8 +96,10 @@ def mask_url(url: str) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(invalid URL)"
-    tail = url[-4:] if len(url) >= 12 else ""
-    return f"{parts.scheme}://{host}{port}/…{tail}"
+    values = [v for _k, v in parse_qsl(parts.query, keep_blank_values=True) if v]
+    secret = values[-1] if values else parts.path.rstrip("/").rsplit("/", 1)[-1]
+    prefix = f"{secret[:4]}…" if len(secret) >= 12 else ""
+    return f"{parts.scheme}://{host}{port}/…{prefix}"
 
 
 def mask_email(address: str) -> str:

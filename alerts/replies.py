@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.recipients import mask_phone, normalise_phone, opt_in, opt_out
+from alerts.store import inbound
 
 log = logging.getLogger("alerts.replies")
 
@@ -23,7 +24,7 @@ HELP_WORDS = {"HELP", "INFO", "帮助"}
 
 @dataclass(frozen=True)
 class Reply:
-    """What a reply meant: `kind` (opt_out, opt_in, help, ignored) and the text to answer with, if any."""
+    """What a reply meant: `kind` (opt_out, opt_in, help, ignored, replay) and the text to answer with, if any."""
 
     kind: str
     answer: str | None = None
@@ -35,10 +36,19 @@ def keyword(body: str) -> str:
 
 
 async def handle_reply(conn: AsyncConnection, *, phone: str, body: str, provider: str, at: datetime,
-                       service_name: str) -> Reply:
+                       service_name: str, message_id: str | None = None) -> Reply:
     """Act on one reply inside the caller's write transaction; the answer is for providers that can
-    answer in the same exchange (Twilio's TwiML), others may send it or not."""
+    answer in the same exchange (Twilio's TwiML), others may send it or not.
+
+    `message_id` is the provider's id of the inbound message (Twilio MessageSid): a message seen
+    before is a replay (or the provider's retry) and changes nothing, so an old STOP cannot undo
+    a later START.
+    """
     number = normalise_phone(phone) or phone
+    if message_id and not await inbound.first_time(conn, provider, message_id, at=at):
+        log.warning("reply %s via %s from %s seen before: a replay, ignored", message_id[:40], provider,
+                    mask_phone(number))
+        return Reply("replay")
     word = keyword(body)
     actor = f"sms:{mask_phone(number)}"
     if word in STOP_WORDS:

@@ -55,7 +55,7 @@ def test_every_bad_row_is_reported_precisely_and_good_rows_are_kept(config_dir: 
     expected = [
         "row 3: kind: 'university': expected one of school, enterprise, coal_mine, community, village",
         "row 4: area: '北京市' is not a township code or name in areas.yaml",
-        "row 5: contacts[1] (wecom): robot URL http://qyapi.weixin.qq.com/…5aaa: plain http to qyapi.weixin.qq.com is refused",
+        "row 5: contacts[1] (wecom): robot URL http://qyapi.weixin.qq.com/…693a…: plain http to qyapi.weixin.qq.com is refused",
         "row 6: contacts[1] (webhook): a generic webhook needs '|secret=...'",
         "row 7: contacts[1] (email): 'not-an-address' is not an e-mail address",
         "row 8: contacts[1] (dingtalk): a DingTalk signing secret starts with 'SEC'",
@@ -74,8 +74,9 @@ def test_a_file_without_the_needed_columns_is_refused_as_a_whole(config_dir: Pat
     assert rows == [] and str(problem).startswith("row 1: kind,contacts: missing column(s)")
 
 
-def test_masks_keep_only_host_and_a_short_tail() -> None:
-    assert mask_url(WECOM) == "https://qyapi.weixin.qq.com/…5aaa"
+def test_masks_keep_only_host_and_a_short_prefix_of_the_key() -> None:
+    assert mask_url(WECOM) == "https://qyapi.weixin.qq.com/…693a…"
+    assert "5aaa" not in mask_url(WECOM)
     assert mask_email("zhang.san@school.example.cn") == "z***@school.example.cn"
     assert KEY not in repr(Cipher(KEY))
 
@@ -94,8 +95,8 @@ async def test_contacts_are_encrypted_at_rest_resolved_at_send_time_and_updated_
         for row in stored:
             assert WECOM_KEY not in row.address_enc and DING_TOKEN not in row.address_enc and "head@" not in row.address_enc
             assert row.secret_enc is None or DING_SECRET not in row.secret_enc
-        assert [r.address_hint for r in stored] == ["https://qyapi.weixin.qq.com/…5aaa",
-                                                    "https://oapi.dingtalk.com/…cdef", "h***@gp1.school.example.cn"]
+        assert [r.address_hint for r in stored] == ["https://qyapi.weixin.qq.com/…693a…",
+                                                    "https://oapi.dingtalk.com/…c0ff…", "h***@gp1.school.example.cn"]
         book = ContactBook(service.db, cipher_from(service.settings.secrets))
         ding = await book.resolve(f"contact:{stored[1].id}")
         assert ding.address.endswith(DING_TOKEN) and ding.secret == DING_SECRET and ding.organisation == "高平一中"

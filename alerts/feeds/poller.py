@@ -22,11 +22,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from alerts.feeds.cap import parse_alert
+from alerts.feeds.fetch import Fetched, FetchError, fetch, shown
 from alerts.feeds.index import FEED_LIMITS, IndexEntry, parse_index
 from alerts.feeds.safexml import Rejected, parse_xml
+from alerts.security.netguard import GuardedResolver, origin
 from alerts.settings.feeds import FeedSection
 from alerts.store import feeds as feed_store
 from alerts.store import inputs
+from alerts.store import problems as problem_store
 
 if TYPE_CHECKING:
     from alerts.app import Service
@@ -35,25 +38,6 @@ log = logging.getLogger("alerts.feeds")
 
 FEED_ROOTS = ("feed", "rss", "RDF")
 USER_AGENT = "alerts-gaoping/1 (+emergency science communication; polite poller)"
-
-
-class FetchError(Exception):
-    """A fetch that did not give a usable body. `permanent` failures are not retried for an entry."""
-
-    def __init__(self, reason: str, *, permanent: bool = False, partial: bytes = b""):
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.partial = partial
-
-
-@dataclass
-class Fetched:
-    status: int  # 200 or 304
-    body: bytes
-    url: str  # after redirects
-    etag: str | None
-    last_modified: str | None
 
 
 @dataclass
@@ -68,15 +52,6 @@ class PollReport:
     error: str | None = None
 
 
-def shown(url: str) -> str:
-    """A URL fit for logs and the feeds table: any user:password@ part is removed."""
-    scheme, sep, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    if sep and "@" in host:
-        return f"{scheme}://{host.rsplit('@', 1)[1]}{slash}{path}"
-    return url
-
-
 def root_name(data: bytes) -> str | None:
     """Local name of the document's root element, or None when it is not sound XML."""
     try:
@@ -84,49 +59,6 @@ def root_name(data: bytes) -> str | None:
     except Rejected:
         return None
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else None
-
-
-async def fetch(session: aiohttp.ClientSession, url: str, *, headers: Mapping[str, str], timeout: float,
-                max_bytes: int, max_redirects: int) -> Fetched:
-    """GET with bounded redirects, time and size; the size limit applies after gzip is undone."""
-    if not url.startswith(("http://", "https://")):
-        raise FetchError(f"{shown(url)!r} is not an http(s) URL; only http and https are fetched", permanent=True)
-    try:
-        # aiohttp raises once the count of redirects *reaches* max_redirects, and treats 0 as
-        # "no limit"; so N allowed redirects is N + 1 there, and 0 means not following at all.
-        async with session.get(url, headers=dict(headers), allow_redirects=max_redirects > 0,
-                               max_redirects=max_redirects + 1,
-                               timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            final = shown(str(resp.url))
-            if resp.status == 304:
-                return Fetched(304, b"", final, resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
-            if resp.status >= 400:
-                # 408 and 429 say "later"; other 4xx will not change by asking again.
-                permanent = 400 <= resp.status < 500 and resp.status not in (408, 429)
-                raise FetchError(f"HTTP {resp.status} {resp.reason or ''} from {final}".strip(), permanent=permanent)
-            if 300 <= resp.status < 400:
-                raise FetchError(f"too many redirects from {shown(url)} (more than {max_redirects})")
-            if resp.status != 200:
-                raise FetchError(f"unexpected HTTP {resp.status} from {final}")
-            declared = resp.content_length
-            if declared is not None and declared > max_bytes and not resp.headers.get("Content-Encoding"):
-                raise FetchError(f"{final} is {declared} bytes, over the limit of {max_bytes} bytes",
-                                 permanent=True)
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(65536):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise FetchError(f"{final} is larger than the limit of {max_bytes} bytes; stopped reading",
-                                     permanent=True, partial=bytes(body[:max_bytes]))
-            return Fetched(200, bytes(body), final, resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
-    except aiohttp.TooManyRedirects:
-        raise FetchError(f"too many redirects from {shown(url)} (more than {max_redirects})") from None
-    except TimeoutError:
-        raise FetchError(f"timed out after {timeout:g} s fetching {shown(url)}") from None
-    except aiohttp.ClientResponseError as exc:
-        raise FetchError(f"bad response from {shown(url)}: {exc.message or exc.status}") from None
-    except aiohttp.ClientError as exc:
-        raise FetchError(f"cannot fetch {shown(url)}: {exc.__class__.__name__}: {exc}".rstrip(": ")) from None
 
 
 def backoff_seconds(feed: FeedSection, failures: int, rng: random.Random) -> float:
@@ -150,6 +82,7 @@ class FeedPoller:
         self.rng = rng or random.Random()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_drafts = on_drafts
+        self.credentials: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -180,8 +113,9 @@ class FeedPoller:
             self.on_drafts()
         return report
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
+    def _credentials(self) -> dict[str, str]:
+        """The feed's headers_from_env: credentials, sent only to the feed's own origin."""
+        headers = {}
         for header, variable in self.feed.headers_from_env.items():
             value = self.env.get(variable)
             if not value:
@@ -189,6 +123,14 @@ class FeedPoller:
                                  f"{header}) is not set; set it or remove the header")
             headers[header] = value
         return headers
+
+    def _fetch(self, session: aiohttp.ClientSession, url: str, *, headers: Mapping[str, str], max_bytes: int,
+               linked: bool) -> Any:
+        """One fetch under this feed's rules; a linked document only from the feed's allowed origins."""
+        return fetch(session, url, headers=headers, timeout=self.feed.timeout_seconds, max_bytes=max_bytes,
+                     max_redirects=self.feed.max_redirects, allow=self.feed.networks, credentials=self.credentials,
+                     credential_origin=origin(self.feed.url or ""), origins=self.feed.origins if linked else None,
+                     what="a linked document" if linked else f"feed {self.name}")
 
     async def _fail(self, reason: str) -> PollReport:
         now = self.service.clock.now()
@@ -202,18 +144,21 @@ class FeedPoller:
     async def _poll(self, row: Any) -> PollReport:
         feed = self.feed
         try:
-            headers = self._headers()
+            self.credentials = self._credentials()
         except FetchError as exc:
             return await self._fail(exc.reason)
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
         conditional = dict(headers)
         if row is not None and row.etag:
             conditional["If-None-Match"] = row.etag
         if row is not None and row.last_modified:
             conditional["If-Modified-Since"] = row.last_modified
-        async with aiohttp.ClientSession() as session:
+        # Every address a name resolves to is checked at connect time (no DNS rebinding to 127.0.0.1).
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(feed.networks))
+        async with aiohttp.ClientSession(connector=connector) as session:
             try:
-                got = await fetch(session, feed.url or "", headers=conditional, timeout=feed.timeout_seconds,
-                                  max_bytes=feed.max_feed_bytes, max_redirects=feed.max_redirects)
+                got = await self._fetch(session, feed.url or "", headers=conditional, max_bytes=feed.max_feed_bytes,
+                                        linked=False)
             except FetchError as exc:
                 if exc.partial:
                     await self._keep(exc.partial, f"feed {exc.reason}", origin=shown(feed.url or ""))
@@ -238,17 +183,33 @@ class FeedPoller:
         # Entries left for later must be fetched again, so the validators are only kept when
         # nothing was deferred; otherwise the next poll would get 304 and never see them.
         keep = not report.deferred
+        now = self.service.clock.now()
         async with self.service.db.write() as conn:
-            await feed_store.record_success(conn, self.name, at=self.service.clock.now(),
-                                            new_entries=report.new_entries,
+            await feed_store.record_success(conn, self.name, at=now, new_entries=report.new_entries,
                                             etag=(got.etag or "") if keep else "",
                                             last_modified=(got.last_modified or "") if keep else "")
             if report.deferred:
-                await feed_store.note_error(conn, self.name, at=self.service.clock.now(),
+                await feed_store.note_error(conn, self.name, at=now,
                                             reason=f"{len(report.deferred)} entries deferred: {report.deferred[0]}")
+            await self._entry_problem(conn, report, now)
         log.info("feed %s: %d new entries, %d alerts, %d rejected, %d deferred", self.name, report.new_entries,
                  len(report.alert_ids), len(report.rejected), len(report.deferred))
         return report
+
+    async def _entry_problem(self, conn: Any, report: PollReport, now: Any) -> None:
+        """Entries that failed this poll are an operator problem until a poll gets them all through."""
+        key = f"feed-entries:{self.name}"
+        if not report.deferred:
+            await problem_store.resolve(conn, key, at=now)
+            return
+        shown_reasons = "; ".join(report.deferred[:3]) + (f"; and {len(report.deferred) - 3} more"
+                                                           if len(report.deferred) > 3 else "")
+        await problem_store.report(
+            conn, key=key, kind="feed_entries", severity="warning", subject=f"feed:{self.name}", at=now,
+            what=f"数据源 {self.name}：{len(report.deferred)} 条目本次未能处理（其余条目已正常接收）",
+            why=shown_reasons[:2000],
+            todo="每次轮询都会重试这些条目。若原因是地址被拒绝（私有地址或非本源链接），确认可信后在 feeds.yaml 的 "
+                 "fetch_origins / allow_networks 中列出；若是超时或服务器错误，请联系数据源提供方。")
 
     async def _single_document(self, got: Fetched) -> PollReport:
         """A URL that serves one CAP document rather than an index."""
@@ -272,40 +233,49 @@ class FeedPoller:
         keys = [entry_key(e) for e in entries]
         async with self.service.db.read() as conn:
             seen = await feed_store.seen_keys(conn, self.name, keys)
-        fetches = 0
+        fetches = [0]
         # Feeds list the newest first; taking the oldest first lets an Update follow its Alert.
         for entry, key in reversed(list(zip(entries, keys, strict=True))):
             if key in seen:
                 continue
-            origin = entry.link or entry.entry_id
-            if entry.cap_xml is not None:
-                await self._receive(key, entry.cap_xml, f"{origin} (embedded)", report)
-                continue
-            if not entry.cap_link:
-                if await self._claim(key):
-                    report.new_entries += 1
-                    log.info("feed %s: entry %s has no CAP document; counted, nothing to parse",
-                             self.name, entry.entry_id)
-                continue
-            if fetches >= self.feed.max_fetches_per_poll:
-                report.deferred.append(f"entry {entry.entry_id}: over {self.feed.max_fetches_per_poll} "
-                                       "fetches this poll")
-                continue
-            fetches += 1
+            # Each entry on its own: whatever one entry does (a link the HTTP client refuses, a
+            # timeout, a bug), it is recorded with its reason, retried next poll, and the rest go on.
             try:
-                doc = await fetch(session, entry.cap_link, headers=headers, timeout=self.feed.timeout_seconds,
-                                  max_bytes=self.feed.max_document_bytes, max_redirects=self.feed.max_redirects)
-            except FetchError as exc:
-                if not exc.permanent:
-                    report.deferred.append(f"entry {entry.entry_id}: {exc.reason}")
-                    continue
-                # A document that can never be read is kept with its reason and not asked for again.
-                if await self._claim(key):
-                    report.new_entries += 1
-                    await self._keep(exc.partial, f"linked CAP document: {exc.reason}", origin=shown(entry.cap_link))
-                    report.rejected.append(f"entry {entry.entry_id}: {exc.reason}")
-                continue
-            await self._receive(key, doc.body, doc.url, report)
+                await self._entry(session, entry, key, headers, report, fetches)
+            except Exception as exc:  # noqa: BLE001 - one entry must not stop the feed
+                log.exception("feed %s: entry %s failed", self.name, entry.entry_id)
+                report.deferred.append(f"entry {entry.entry_id}: internal error {exc.__class__.__name__}: "
+                                       f"{str(exc)[:200]}")
+
+    async def _entry(self, session: aiohttp.ClientSession, entry: IndexEntry, key: str, headers: dict[str, str],
+                     report: PollReport, fetches: list[int]) -> None:
+        origin_text = entry.link or entry.entry_id
+        if entry.cap_xml is not None:
+            await self._receive(key, entry.cap_xml, f"{shown(origin_text)} (embedded)", report)
+            return
+        if not entry.cap_link:
+            if await self._claim(key):
+                report.new_entries += 1
+                log.info("feed %s: entry %s has no CAP document; counted, nothing to parse", self.name, entry.entry_id)
+            return
+        if fetches[0] >= self.feed.max_fetches_per_poll:
+            report.deferred.append(f"entry {entry.entry_id}: over {self.feed.max_fetches_per_poll} fetches this poll")
+            return
+        fetches[0] += 1
+        try:
+            doc = await self._fetch(session, entry.cap_link, headers=headers, max_bytes=self.feed.max_document_bytes,
+                                    linked=True)
+        except FetchError as exc:
+            if exc.refused or not exc.permanent:
+                report.deferred.append(f"entry {entry.entry_id}: {exc.reason}")
+                return
+            # A document that can never be read is kept with its reason and not asked for again.
+            if await self._claim(key):
+                report.new_entries += 1
+                await self._keep(exc.partial, f"linked CAP document: {exc.reason}", origin=shown(entry.cap_link))
+                report.rejected.append(f"entry {entry.entry_id}: {exc.reason}")
+            return
+        await self._receive(key, doc.body, doc.url, report)
 
     async def _claim(self, key: str) -> bool:
         async with self.service.db.write() as conn:
@@ -316,8 +286,9 @@ class FeedPoller:
         try:
             intake = await self.service.receive(data, source=self.name, origin=origin, entry=(self.name, key))
         except Exception as exc:  # noqa: BLE001 - one entry must not stop the feed
+            # Nothing was claimed (the transaction rolled back): the entry is tried again next poll.
             log.exception("feed %s: entry from %s failed in the pipeline", self.name, origin)
-            report.rejected.append(f"{origin}: internal error {exc.__class__.__name__}")
+            report.deferred.append(f"{shown(origin)}: internal error {exc.__class__.__name__}")
             return
         if intake.seen_before:
             return

@@ -32,7 +32,13 @@ def directory_documents(path: Path, max_bytes: int) -> Iterator[Document]:
     for file in sorted(path.iterdir()):
         if not file.is_file() or file.suffix.lower() not in XML_SUFFIXES:
             continue
-        data = file.read_bytes()[: max_bytes + 1]
+        try:
+            data = file.read_bytes()[: max_bytes + 1]
+        except OSError as exc:
+            # One unreadable file (permissions, removed while listed) must not hide the others;
+            # nothing is claimed, so it is tried again at the next poll.
+            log.warning("%s: cannot read it (%s); the other files go on, this one is tried again", file, exc)
+            continue
         entries = _feed_entries(file, data)
         if entries is not None:
             yield from entries

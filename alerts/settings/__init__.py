@@ -55,6 +55,7 @@ class Secrets:
     # Paths to the PEM key and certificate that sign published CAP (alerts/capsign.py).
     cap_signing_key: str | None = None
     cap_signing_cert: str | None = None
+    metrics_token: str | None = None  # what Prometheus sends as its bearer token for /metrics
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -74,6 +75,7 @@ class Secrets:
             encryption_key=env.get("ALERTS_ENCRYPTION_KEY"),
             cap_signing_key=env.get("ALERTS_CAP_SIGNING_KEY"),
             cap_signing_cert=env.get("ALERTS_CAP_SIGNING_CERT"),
+            metrics_token=env.get("ALERTS_METRICS_TOKEN"),
         )
 
     @property

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from alerts.security.netguard import Network, networks, origin, url_problem
 from alerts.settings._base import Section
 
 
@@ -25,7 +26,12 @@ class FeedSection(Section):
     # Linked CAP documents fetched per poll; the rest wait for the next poll (nothing is lost).
     max_fetches_per_poll: int = Field(50, ge=1)
     # Names of environment variables whose values are sent as headers (auth stays out of files).
+    # These headers are credentials: they are sent only to the feed's own origin (scheme, host, port).
     headers_from_env: dict[str, str] = Field(default_factory=dict)
+    # Linked documents are fetched from the feed's own origin, or from these (e.g. https://cap.example.cn).
+    fetch_origins: list[str] = Field(default_factory=list)
+    # Private, loopback and link-local addresses are refused unless listed here (tests: 127.0.0.0/8).
+    allow_networks: list[str] = Field(default_factory=list)
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -36,7 +42,24 @@ class FeedSection(Section):
             raise ValueError(f"url {self.url!r} must start with http:// or https://")
         if self.kind in ("directory", "demo") and not self.path:
             raise ValueError(f"a {self.kind} feed needs path")
+        allowed = networks(self.allow_networks)  # raises ValueError naming a bad item
+        if self.url:
+            problem = url_problem(self.url, allow=allowed, where=f"url of feed {self.name}")
+            if problem:
+                raise ValueError(problem)
+        for item in self.fetch_origins:
+            if not origin(item) or item.rstrip("/").count("/") > 2:
+                raise ValueError(f"fetch_origins: {item!r} is not an origin such as https://cap.example.cn")
         return self
+
+    @property
+    def networks(self) -> tuple[Network, ...]:
+        return networks(self.allow_networks)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Where linked documents may come from: the feed's own origin and fetch_origins."""
+        return frozenset(o for o in (origin(self.url or ""), *(origin(x) for x in self.fetch_origins)) if o)
 
 
 class FeedsConfig(Section):

@@ -17,6 +17,9 @@ class WebhookSection(Section):
     max_response_bytes: int = Field(65_536, ge=256, le=10_485_760)
     # Plain http is refused except to these hosts (tests and a local relay use 127.0.0.1).
     allow_http_hosts: list[str] = Field(default_factory=list)
+    # Robot URLs on private, loopback or link-local addresses are refused by `alerts check` unless
+    # their network is listed here (tests and a local relay: 127.0.0.0/8).
+    allow_networks: list[str] = Field(default_factory=list)
 
 
 class EmailSection(Section):

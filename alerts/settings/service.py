@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from alerts.security.netguard import networks
 from alerts.settings._base import Section
+from alerts.settings.workflow import PERMISSIONS
 
 
 class SmsSection(Section):
@@ -21,12 +23,51 @@ class HttpSection(Section):
     # Base URL the public sees; used for Twilio callbacks and feed links.
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed. Empty: none, so a client cannot choose the address it is throttled and logged under.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        networks(value)  # raises ValueError naming the bad item
+        return value
 
 
 class SessionSection(Section):
     idle_timeout_minutes: int = Field(30, ge=1)
-    max_failed_logins: int = Field(5, ge=1)
-    lockout_minutes: int = Field(5, ge=1)
+    # However active, a console session ends this long after sign-in.
+    absolute_hours: float = Field(12, ge=1, le=168)
+    # Wrong passwords slow down, never lock: after `free_failures` from one client for one account,
+    # each further try waits twice as long as the last (from first_delay_seconds up to
+    # max_delay_minutes). Across all clients an account slows down after `account_free_failures`,
+    # except from a device its owner signed in from before (remembered for remember_device_days).
+    free_failures: int = Field(3, ge=1, le=100)
+    account_free_failures: int = Field(20, ge=1, le=10_000)
+    first_delay_seconds: float = Field(2, ge=0.1, le=600)
+    max_delay_minutes: float = Field(15, ge=0.1, le=1440)
+    remember_device_days: int = Field(180, ge=1, le=730)
+
+
+class TwoPersonSection(Section):
+    # Granting a role that holds any of these permissions, or resetting the credentials of
+    # someone who holds one, takes effect only when a second person with manage_users confirms.
+    enabled: bool = True
+    permissions: list[str] = Field(default_factory=lambda: ["approve", "manage_users", "manage_settings"])
+
+    @field_validator("permissions")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [p for p in value if p not in PERMISSIONS]
+        if unknown:
+            raise ValueError(f"unknown permission(s) {', '.join(unknown)}: expected some of {', '.join(PERMISSIONS)}")
+        return value
+
+
+class AccountsSection(Section):
+    # A new person sets their own password through a one-time link, valid this long.
+    enrolment_hours: float = Field(72, gt=0, le=720)
+    two_person: TwoPersonSection = TwoPersonSection()
 
 
 class ServiceConfig(Section):
@@ -44,3 +85,4 @@ class ServiceConfig(Section):
     http: HttpSection = HttpSection()
     sms: SmsSection = SmsSection()
     session: SessionSection = SessionSection()
+    accounts: AccountsSection = AccountsSection()

@@ -460,3 +460,66 @@ message_chains = Table(
     UniqueConstraint("message_id", "group_key", name="uq_message_chains_message_group"),
     Index("ix_message_chains_group_key", "group_key"),
 )
+
+# --- security: enrolment links, remembered devices, login throttling, two-person requests, replays --
+
+# One-time links with which a person sets their own password (new account or after a reset).
+# Only the hash of the code is kept; a used or expired link opens nothing.
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(20), nullable=False),  # enrol, reset
+    Column("created_by", String(100), nullable=False),
+    ts("created_at", nullable=False),
+    ts("expires_at", nullable=False),
+    ts("used_at", nullable=True),
+)
+
+# A browser its owner signed in from: it may sign in while wrong passwords slow the account down.
+known_devices = Table(
+    "known_devices",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    ts("created_at", nullable=False),
+    ts("last_used_at", nullable=False),
+)
+
+# Wrong passwords per key ("client:<account>|<address>", "account:<account>", "device:<account>|<id>").
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    ts("next_allowed_at", nullable=True),
+    ts("updated_at", nullable=False),
+)
+
+# Dangerous administration waiting for a second person (the two-person rule).
+admin_requests = Table(
+    "admin_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # grant_roles
+    Column("target", String(100), nullable=False),  # the user name it is about
+    Column("payload", JSON, nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    ts("requested_at", nullable=False),
+    Column("state", String(20), nullable=False),  # pending, confirmed, refused, cancelled
+    Column("decided_by", String(100), nullable=True),
+    ts("decided_at", nullable=True),
+    Index("ix_admin_requests_state", "state"),
+)
+
+# Provider message ids of inbound SMS already acted on: a replayed STOP is answered, not applied twice.
+inbound_seen = Table(
+    "inbound_seen",
+    metadata,
+    Column("provider", String(40), primary_key=True),
+    Column("message_id", String(100), primary_key=True),
+    ts("received_at", nullable=False),
+    Index("ix_inbound_seen_received_at", "received_at"),
+)

@@ -13,6 +13,7 @@ from aiohttp import web
 import alerts.web
 from alerts.app import Service
 from alerts.web.auth import SERVICE_KEY
+from alerts.web.guards import guards
 
 log = logging.getLogger("alerts.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -59,7 +60,7 @@ def route_modules() -> list[object]:
 
 
 def make_app(service: Service) -> web.Application:
-    app = web.Application(middlewares=[errors, security_headers],
+    app = web.Application(middlewares=[errors, security_headers, guards],
                           client_max_size=service.settings.service.http.max_body_bytes)
     app[SERVICE_KEY] = service
     for module in route_modules():

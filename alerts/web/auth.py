@@ -7,11 +7,15 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from alerts.security.clientinfo import client_address, is_https
 from alerts.store import users as user_store
 from alerts.store.users import User
 
 SESSION_COOKIE = "alerts_session"
+DEVICE_COOKIE = "alerts_device"
 SERVICE_KEY: web.AppKey = web.AppKey("service", object)
+# `last_used` of a token is written at most this often, so API calls do not all become writes.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def service(request: web.Request):  # type: ignore[no-untyped-def]
@@ -19,7 +23,19 @@ def service(request: web.Request):  # type: ignore[no-untyped-def]
 
 
 def client_origin(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address: X-Forwarded-For only from service.yaml http.trusted_proxies."""
+    return client_address(request, service(request).settings.service.http.trusted_proxies)
+
+
+def over_https(request: web.Request) -> bool:
+    return is_https(request, service(request).settings.service.http.trusted_proxies)
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
+               max_age: int | None = None) -> None:
+    """HttpOnly, SameSite=Strict, and Secure whenever the request came over HTTPS (directly or via a trusted proxy)."""
+    response.set_cookie(name, value, httponly=True, samesite="Strict", secure=over_https(request), path="/",
+                        max_age=max_age)
 
 
 async def api_user(request: web.Request) -> User:
@@ -30,15 +46,20 @@ async def api_user(request: web.Request) -> User:
         raise json_error(401, "missing bearer token: send 'Authorization: Bearer <token>' (alerts tokens create NAME)")
     svc = service(request)
     async with svc.db.read() as conn:
-        user = await user_store.user_for_token(conn, token.strip())
-    if user is None:
+        found = await user_store.token_lookup(conn, token.strip()[:200])
+    if found is None:
         raise json_error(401, "unknown, revoked or disabled token")
+    user, info = found
+    now = svc.clock.now()
+    if info.last_used_at is None or now - info.last_used_at >= TOKEN_USE_RESOLUTION:
+        async with svc.db.write() as conn:
+            await user_store.mark_token_used(conn, info.id, now)
     return user
 
 
 async def console_session(request: web.Request) -> user_store.Session | None:
     cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
+    if not cookie or len(cookie) > 200:
         return None
     svc = service(request)
     async with svc.db.read() as conn:
@@ -46,8 +67,10 @@ async def console_session(request: web.Request) -> user_store.Session | None:
     if sess is None:
         return None
     now = svc.clock.now()
-    idle = timedelta(minutes=svc.settings.service.session.idle_timeout_minutes)
-    if now - sess.last_seen_at > idle:
+    conf = svc.settings.service.session
+    idle = timedelta(minutes=conf.idle_timeout_minutes)
+    absolute = timedelta(hours=conf.absolute_hours)
+    if now - sess.last_seen_at > idle or (sess.created_at is not None and now - sess.created_at > absolute):
         async with svc.db.write() as conn:
             await user_store.end_session(conn, sess.id_hash)
         return None

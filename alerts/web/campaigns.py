@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.campaigns import rules
 from alerts.campaigns import store as occ_store
@@ -17,6 +17,8 @@ from alerts.channels.base import with_signature
 from alerts.clock import SHANGHAI
 from alerts.settings.campaigns import CampaignConfig
 from alerts.store.users import User
+from alerts.web import apimodels as out
+from alerts.web.apispec import operation, query, reply
 from alerts.web.auth import api_user, check_csrf, client_origin, json_error, service
 from alerts.web.console import render_page, require_session
 
@@ -32,6 +34,25 @@ except ImportError:  # pragma: no cover - a console without shared navigation
 
 
 # --- shared --------------------------------------------------------------------------------
+
+CAMPAIGN_ID = {"id": {"type": "string", "minLength": 1, "maxLength": 100}}
+
+
+class WindowQuery(BaseModel):
+    """A window of days, in Asia/Shanghai (default: from now, 90 days)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    start: date | None = Field(None, alias="from", description="First day, e.g. 2027-01-01",
+                               ge=date(2000, 1, 1), le=date(2200, 12, 31))
+    end: date | None = Field(None, alias="to", description="Last day, e.g. 2027-03-31",
+                             ge=date(2000, 1, 1), le=date(2200, 12, 31))
+
+
+class PreviewQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    preview: Literal["0", "1", "true", "false"] | None = Field(
+        None, description="1 or true: show the texts only, record nothing")
+
 
 
 def _require(user: User, request: web.Request, permission: str, what: str) -> None:
@@ -75,13 +96,11 @@ def _outcome_json(campaign: CampaignConfig, outcome: Outcome) -> dict[str, Any]:
 
 
 def _window(request: web.Request, default_days: int = 90) -> tuple[datetime, datetime]:
-    from datetime import date
-
     try:
-        start = date.fromisoformat(request.query["from"]) if "from" in request.query else None
-        end = date.fromisoformat(request.query["to"]) if "to" in request.query else None
-    except ValueError:
-        raise json_error(400, "from and to are dates such as 2027-01-01") from None
+        window = WindowQuery.model_validate(dict(request.query))
+    except ValidationError:
+        raise json_error(400, "from and to are dates such as 2027-01-01, between 2000 and 2200") from None
+    start, end = window.start, window.end
     now = service(request).clock.now().astimezone(SHANGHAI)
     first = datetime(*(start.timetuple()[:3]), tzinfo=SHANGHAI) if start else now
     last = datetime(*(end.timetuple()[:3]), tzinfo=SHANGHAI) + timedelta(days=1) if end else first + timedelta(days=default_days)
@@ -93,30 +112,36 @@ def _window(request: web.Request, default_days: int = 90) -> tuple[datetime, dat
 # --- API -----------------------------------------------------------------------------------
 
 
+@operation("GET", "/api/v1/campaigns", summary="The campaigns of campaigns.yaml with their next occurrence",
+           permission="view", ok={200: out.CampaignList})
 @routes.get("/api/v1/campaigns")
 async def list_campaigns(request: web.Request) -> web.Response:
     user = await api_user(request)
     _require(user, request, "view", "view campaigns")
     runner = runner_for(service(request))
     now = runner.now()
-    out = []
+    found = []
     for c in runner.calendar.config.campaigns:
         nxt = rules.next_after(c.rule, now) if c.enabled else None
-        out.append({"id": c.id, "name": c.name, "theme": c.theme, "owner": c.owner, "enabled": c.enabled,
-                    "rule": rules.describe(c.rule), "audiences": c.audiences,
-                    "next": nxt.isoformat() if nxt else None})
-    return web.json_response({"campaigns": out})
+        found.append({"id": c.id, "name": c.name, "theme": c.theme, "owner": c.owner, "enabled": c.enabled,
+                      "rule": rules.describe(c.rule), "audiences": c.audiences,
+                      "next": nxt.isoformat() if nxt else None})
+    return reply(out.CampaignList, {"campaigns": found})
 
 
+@operation("GET", "/api/v1/campaigns/occurrences", summary="The occurrences the calendar produces in a window",
+           permission="view", ok={200: out.OccurrenceList}, query=WindowQuery)
 @routes.get("/api/v1/campaigns/occurrences")
 async def list_occurrences(request: web.Request) -> web.Response:
     user = await api_user(request)
     _require(user, request, "view", "view campaigns")
     first, last = _window(request)
     runner = runner_for(service(request))
-    return web.json_response({"occurrences": [o.as_json() for o in runner.calendar.occurrences(first, last)]})
+    return reply(out.OccurrenceList, {"occurrences": [o.as_json() for o in runner.calendar.occurrences(first, last)]})
 
 
+@operation("POST", "/api/v1/campaigns/{id}/preview", summary="The texts a campaign would send now; nothing is recorded",
+           permission="trigger_campaign", ok={200: out.Preview}, body=TriggerBody, path_types=CAMPAIGN_ID)
 @routes.post("/api/v1/campaigns/{id}/preview")
 async def preview(request: web.Request) -> web.Response:
     user = await api_user(request)
@@ -136,18 +161,20 @@ async def _preview(request: web.Request, campaign: CampaignConfig, body: Trigger
     # Exactly what the SMS channels send (they add the signature once, the same way).
     messages = [{**m, "sms": with_signature(m["text"], signature) if m["channel"] == "sms" else None}
                 for m in rendered.as_json()]
-    return web.json_response({"campaign": campaign.id, "name": campaign.name, "messages": messages,
-                              "problems": rendered.problems,
-                              "deferred_by": [c.describe() for c in conflicts]})
+    return reply(out.Preview, {"campaign": campaign.id, "name": campaign.name, "messages": messages,
+                               "problems": rendered.problems, "deferred_by": [c.describe() for c in conflicts]})
 
 
+@operation("POST", "/api/v1/campaigns/{id}/trigger", summary="Trigger a campaign now (a draft for approval)",
+           permission="trigger_campaign", ok={200: out.Preview, 201: out.Triggered, 202: out.Triggered},
+           body=TriggerBody, query=PreviewQuery, path_types=CAMPAIGN_ID, errors=(409,))
 @routes.post("/api/v1/campaigns/{id}/trigger")
 async def trigger(request: web.Request) -> web.Response:
     user = await api_user(request)
     _require(user, request, "trigger_campaign", "trigger campaigns")
     campaign = _campaign(request)
     body: TriggerBody = await _body(request, TriggerBody)
-    if request.query.get("preview") in ("1", "true"):
+    if query(request, PreviewQuery).preview in ("1", "true"):
         return await _preview(request, campaign, body)
     try:
         outcome = await OnDemand(runner_for(service(request))).trigger(
@@ -157,6 +184,9 @@ async def trigger(request: web.Request) -> web.Response:
     return _outcome_response(campaign, outcome)
 
 
+@operation("POST", "/api/v1/campaigns", summary="A one-off campaign from reviewed templates",
+           permission="trigger_campaign", ok={200: out.Preview, 201: out.Triggered, 202: out.Triggered},
+           body=OneOffBody, query=PreviewQuery, errors=(409,))
 @routes.post("/api/v1/campaigns")
 async def one_off(request: web.Request) -> web.Response:
     """A one-off campaign from reviewed templates; ?preview=1 shows the texts without recording anything."""
@@ -166,7 +196,7 @@ async def one_off(request: web.Request) -> web.Response:
     ondemand = OnDemand(runner_for(service(request)))
     try:
         campaign = ondemand.one_off_campaign(user, body)
-        if request.query.get("preview") in ("1", "true"):
+        if query(request, PreviewQuery).preview in ("1", "true"):
             return await _preview(request, campaign, body)
         outcome = await ondemand.trigger(user, campaign, body, origin=f"api:{client_origin(request)}", one_off=True)
     except Invalid as exc:
@@ -176,9 +206,11 @@ async def one_off(request: web.Request) -> web.Response:
 
 def _outcome_response(campaign: CampaignConfig, outcome: Outcome) -> web.Response:
     """201 when a draft was made now, 202 when the occurrence waits (deferred behind a warning)."""
-    return web.json_response(_outcome_json(campaign, outcome), status=201 if outcome.state == "drafted" else 202)
+    return reply(out.Triggered, _outcome_json(campaign, outcome), status=201 if outcome.state == "drafted" else 202)
 
 
+@operation("GET", "/api/v1/campaigns/{id}/report", summary="Deliveries per audience and state, and the occurrences",
+           permission="view", ok={200: out.CampaignReport}, path_types=CAMPAIGN_ID)
 @routes.get("/api/v1/campaigns/{id}/report")
 async def report(request: web.Request) -> web.Response:
     user = await api_user(request)
@@ -187,7 +219,7 @@ async def report(request: web.Request) -> web.Response:
     async with service(request).db.read() as conn:
         by_audience = await occ_store.by_audience(conn, cid)
         history = await occ_store.recent(conn, campaign=cid, limit=100)
-    return web.json_response({"campaign": cid, "by_audience": by_audience, "occurrences": [
+    return reply(out.CampaignReport, {"campaign": cid, "by_audience": by_audience, "occurrences": [
         {"id": r.id, "at": r.at.astimezone(SHANGHAI).isoformat(), "state": r.state, "trigger": r.trigger,
          "reason": r.reason, "draft_id": r.draft_id, "draft_state": r.draft_state} for r in history]})
 

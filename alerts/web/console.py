@@ -1,19 +1,16 @@
-"""The approval console: login, logout, the queue, and the page helpers every console module shares.
+"""The approval console: the queue, and the page helpers every console module shares.
 
 Pages are server-rendered in Simplified Chinese and usable on a phone. Every route checks the
 session and the permission it needs on the server; the page only hides what is refused anyway.
+Sign-in, sign-out and enrolment are in console_login, a person's own account in console_account.
 Other console modules (console_drafts, console_reports, console_admin, ...) add their own routes
 and may add a link to the navigation with `NAV.append(NavLink(...))`.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
-from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +24,10 @@ from alerts.recipients import mask_phone
 from alerts.store import drafts as draft_store
 from alerts.store import problems as problem_store
 from alerts.store import users as user_store
-from alerts.web.auth import SESSION_COOKIE, check_csrf, client_origin, console_session, service
+from alerts.web.auth import check_csrf, console_session, service
 
 log = logging.getLogger("alerts.console")
 routes = web.RouteTableDef()
-LOGIN_CSRF_COOKIE = "alerts_login_csrf"
 TEMPLATES = Path(__file__).parent / "templates"
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -123,86 +119,6 @@ async def checked_form(request: web.Request, permission: str, what: str) -> tupl
     form = await request.post()
     check_csrf(sess, str(form.get("csrf", "")))
     return sess, form
-
-
-def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
-               max_age: int | None = None) -> None:
-    # Secure only under HTTPS, so the console also works on plain http://127.0.0.1 during set-up.
-    response.set_cookie(name, value, httponly=True, samesite="Strict", secure=request.secure, path="/", max_age=max_age)
-
-
-# Per-address throttle on top of the per-account lockout, so guessing across many accounts is slowed too.
-ORIGIN_MAX_FAILURES = 20
-ORIGIN_WINDOW = timedelta(minutes=10)
-_failures: dict[tuple[int, str], deque[datetime]] = defaultdict(deque)
-
-
-def _origin_blocked(request: web.Request, now: datetime, failed: bool = False) -> bool:
-    key = (id(service(request)), client_origin(request))
-    recent = _failures[key]
-    while recent and now - recent[0] > ORIGIN_WINDOW:
-        recent.popleft()
-    if failed:
-        recent.append(now)
-    return len(recent) >= ORIGIN_MAX_FAILURES
-
-
-def _login_page(request: web.Request, status: int = 200, **ctx: Any) -> web.Response:
-    token = secrets.token_urlsafe(24)
-    response = render_page(request, "login.html", status=status, login_csrf=token, **ctx)
-    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
-    return response
-
-
-@routes.get("/login")
-async def login_form(request: web.Request) -> web.Response:
-    return _login_page(request)
-
-
-@routes.post("/login")
-async def login(request: web.Request) -> web.Response:
-    svc = service(request)
-    form = await request.post()
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
-        raise web.HTTPForbidden(text="表单已失效或缺少校验码（CSRF），请刷新登录页后重试。")
-    name = str(form.get("name", "")).strip()
-    password = str(form.get("password", ""))
-    conf = svc.settings.service.session
-    if _origin_blocked(request, svc.clock.now()):
-        log.warning("console login throttled for %s", client_origin(request))
-        return _login_page(request, status=429, flash_kind="error",
-                           flash="登录失败次数过多，请 10 分钟后再试；如忘记密码请联系管理员。")
-    async with svc.db.write() as conn:
-        outcome = await user_store.check_login(conn, name, password, now=svc.clock.now(),
-                                               max_failures=conf.max_failed_logins,
-                                               lockout_seconds=conf.lockout_minutes * 60)
-        if outcome.user is not None:
-            cookie, _csrf = await user_store.create_session(conn, outcome.user, at=svc.clock.now())
-    if outcome.user is None:
-        _origin_blocked(request, svc.clock.now(), failed=True)
-        log.warning("console login failed for %r from %s: %s", name[:50], client_origin(request), outcome.reason)
-        return _login_page(request, status=401, flash_kind="error",
-                           flash=f"用户名或密码不正确，或账号已暂时锁定（连续失败 {conf.max_failed_logins} 次后锁定 "
-                                 f"{conf.lockout_minutes} 分钟）。")
-    log.info("console login: %s from %s", outcome.user.name, client_origin(request))
-    response = web.HTTPSeeOther("/")
-    set_cookie(request, response, SESSION_COOKIE, cookie)
-    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
-    raise response
-
-
-@routes.post("/logout")
-async def logout(request: web.Request) -> web.Response:
-    sess = await require_session(request)
-    form = await request.post()
-    check_csrf(sess, str(form.get("csrf", "")))
-    svc = service(request)
-    async with svc.db.write() as conn:
-        await user_store.end_session(conn, sess.id_hash)
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
-    raise response
 
 
 # Who may mark an operator problem handled: the people on duty (approvers) and administrators.

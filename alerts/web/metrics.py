@@ -1,14 +1,15 @@
 """GET /metrics: Prometheus text, computed from the database at scrape time.
 
-Who may read it: a scraper on the same host (requests from 127.0.0.1 or ::1, e.g. a local
-Prometheus or node agent), or anyone with a bearer token of a user whose role has `view`
-(e.g. a dedicated `observer` user for a remote Prometheus: `authorization: {credentials: TOKEN}`).
-Metrics hold counts and timings only, never phone numbers or message text.
+Who may read it: whoever sends the scrape token (`Authorization: Bearer $ALERTS_METRICS_TOKEN`,
+in Prometheus `authorization: {credentials_file: ...}`), or a bearer token of a user whose role
+has `view`. Being on the same host is no credential: every local process (and anything a proxy
+on this host forwards) would pass. Metrics hold counts and timings only, never phone numbers
+or message text.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import hmac
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -19,21 +20,20 @@ from alerts.web.auth import api_user, json_error, service
 routes = web.RouteTableDef()
 
 
-def is_loopback(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
-    except ValueError:
-        return False
+def scrape_token_sent(request: web.Request, expected: str | None) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
+                                                                                  str(expected).encode())
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     svc = service(request)
-    # A forwarded request came through a proxy on this host: it is not local, whatever its socket says.
-    if not is_loopback(request) or "X-Forwarded-For" in request.headers:
+    if not scrape_token_sent(request, svc.settings.secrets.metrics_token):
         user = await api_user(request)
         if not svc.policy.can(user, "view"):
-            raise json_error(403, f"'{user.name}' may not read metrics: it needs a role with view (e.g. observer)")
+            raise json_error(403, f"'{user.name}' may not read metrics: it needs a role with view (e.g. observer), "
+                                  "or send the scrape token ALERTS_METRICS_TOKEN")
     stale_after = {f.name: f.stale_after_seconds for f in svc.settings.feeds.feeds}
     async with svc.db.read() as conn:
         snap = await snapshot(conn, svc.clock.now(), stale_after)

@@ -2,50 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.store import problems as problem_store
+from alerts.web import apimodels as out
+from alerts.web.apispec import operation, query, reply
 from alerts.web.auth import api_user, json_error, service
 from alerts.web.console import checked_form, forbidden, may_resolve_problems
 
 routes = web.RouteTableDef()
 
-_PROBLEM = {
-    "type": "object",
-    "required": ["id", "key", "kind", "severity", "what", "why", "todo", "count", "opened_at"],
-    "properties": {
-        "id": {"type": "integer"}, "key": {"type": "string"}, "kind": {"type": "string"},
-        "severity": {"type": "string", "enum": list(problem_store.SEVERITIES)}, "subject": {"type": "string"},
-        "what": {"type": "string"}, "why": {"type": "string"}, "todo": {"type": "string"},
-        "count": {"type": "integer"}, "opened_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
-        "resolved_by": {"type": ["string", "null"]},
-    },
-}
-_ERR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-OPENAPI_PATHS: dict[str, dict[str, Any]] = {
-    "/api/v1/problems": {"get": {
-        "summary": "Open operator problems (what, why, what to do), most severe first",
-        "description": "Needs `view`. `?all=1` lists recent resolved ones too.",
-        "parameters": [{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}}],
-        "responses": {"200": {"description": "Problems", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["problems"],
-            "properties": {"problems": {"type": "array", "items": _PROBLEM}}}}}},
-            "401": _ERR, "403": _ERR},
-    }},
-    "/api/v1/problems/{id}/resolve": {"post": {
-        "summary": "Mark a problem handled", "description": "Needs `approve` or `manage_settings`.",
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "responses": {"200": {"description": "Resolved", "content": {"application/json": {"schema": _PROBLEM}}},
-                      "401": _ERR, "403": _ERR, "404": _ERR,
-                      "409": {**_ERR, "description": "Already resolved"}},
-    }},
-}
+
+class ProblemQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    all: Literal["0", "1"] | None = Field(None, description="1: recent resolved problems too")
 
 
+@operation("GET", "/api/v1/problems", summary="Open operator problems (what, why, what to do), most severe first",
+           permission="view", ok={200: out.ProblemList}, query=ProblemQuery)
 @routes.get("/api/v1/problems")
 async def list_problems(request: web.Request) -> web.Response:
     user = await api_user(request)
@@ -53,9 +30,9 @@ async def list_problems(request: web.Request) -> web.Response:
     if not svc.policy.can(user, "view"):
         raise json_error(403, f"'{user.name}' may not view problems: it needs the view permission")
     async with svc.db.read() as conn:
-        rows = (await problem_store.recent(conn) if request.query.get("all") == "1"
+        rows = (await problem_store.recent(conn) if query(request, ProblemQuery).all == "1"
                 else await problem_store.open_problems(conn))
-    return web.json_response({"problems": [p.as_dict() for p in rows]})
+    return reply(out.ProblemList, {"problems": [p.as_dict() for p in rows]})
 
 
 def _problem_id(request: web.Request) -> int:
@@ -65,6 +42,8 @@ def _problem_id(request: web.Request) -> int:
     return int(raw)
 
 
+@operation("POST", "/api/v1/problems/{id}/resolve", summary="Mark a problem handled", ok={200: out.Problem},
+           permission="approve", description="Or `manage_settings`.", errors=(409,))
 @routes.post("/api/v1/problems/{id}/resolve")
 async def resolve_api(request: web.Request) -> web.Response:
     user = await api_user(request)
@@ -79,7 +58,7 @@ async def resolve_api(request: web.Request) -> web.Response:
         raise json_error(404, f"no problem {problem_id}")
     if not done:
         raise json_error(409, f"problem {problem_id} was already resolved by {problem.resolved_by}")
-    return web.json_response(problem.as_dict())
+    return reply(out.Problem, problem.as_dict())
 
 
 @routes.post("/problems/{id}/resolve")

@@ -1,7 +1,9 @@
 """Twilio webhooks: delivery status callbacks and inbound replies (STOP/退订, START/订阅, HELP/帮助).
 
 Both are signed by Twilio (X-Twilio-Signature over the public URL and the form fields); anything
-unsigned or wrongly signed is refused with 403 before it is read further.
+unsigned or wrongly signed is refused with 403 before it is read further. A signature does not
+expire, so a captured request could be sent again: inbound replies are acted on once per
+MessageSid (alerts/store/inbound.py), and a status callback only moves a delivery forward.
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ def _twiml(text: str | None) -> web.Response:
 async def inbound(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     svc = service(request)
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not sid:
+        # Twilio always sends one; without it a replay could not be told from a new message.
+        raise web.HTTPBadRequest(text="MessageSid is required")
     async with svc.db.write() as conn:
         reply = await handle_reply(conn, phone=form.get("From", ""), body=form.get("Body", ""), provider="twilio",
-                                   at=svc.clock.now(), service_name=svc.settings.service.name)
+                                   at=svc.clock.now(), service_name=svc.settings.service.name, message_id=sid)
     return _twiml(reply.answer)

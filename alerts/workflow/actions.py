@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from alerts.clock import Clock
 from alerts.content.sms import SmsRules, check
@@ -15,7 +15,7 @@ from alerts.settings.channels import CampaignsSection
 from alerts.store import deliveries as delivery_store
 from alerts.store import drafts as draft_store
 from alerts.store.engine import Database
-from alerts.store.tables import messages
+from alerts.store.tables import messages, raw_inputs
 from alerts.store.users import User
 from alerts.workflow import audit
 from alerts.workflow.policy import Policy, Refused
@@ -26,6 +26,15 @@ SYSTEM = "system"
 
 class NotFound(Exception):
     pass
+
+
+async def pushed_by(conn: Any, alert_id: int | None) -> set[str]:
+    """The users who pushed the alert behind a draft (raw inputs with source "push:<user>")."""
+    if alert_id is None:
+        return set()
+    rows = await conn.execute(select(raw_inputs.c.source).where(raw_inputs.c.alert_id == alert_id)
+                              .where(raw_inputs.c.source.like("push:%")))
+    return {r.source.split(":", 1)[1] for r in rows}
 
 
 @dataclass
@@ -95,7 +104,8 @@ class Actions:
             self.policy.require(user, "approve")
             if record.state != "pending":
                 raise TransitionError(record.state, "approved")
-            verdict = self.policy.check_approve(user, record.row, record.messages, record.approvals)
+            verdict = self.policy.check_approve(user, record.row, record.messages, record.approvals,
+                                                pushed_by=await pushed_by(conn, record.row.alert_id))
             self._check_sms(record)
             await self._check_registered(conn, record)
             now = self.clock.now()

@@ -77,20 +77,28 @@ class Policy:
             zh.append("修改后的内容已由专家审核")
         return Verdict(name, expedited, required, needs_expert, "; ".join(parts), zh)
 
-    def excluded_approvers(self, draft: Any, messages: list[Any], approvals: list[Any]) -> set[str]:
+    def excluded_approvers(self, draft: Any, messages: list[Any], approvals: list[Any],
+                           pushed_by: set[str] | frozenset[str] = frozenset()) -> set[str]:
         """People who may hold the approve permission but may not approve this draft."""
         out = {a.user_name for a in approvals if a.decision == "approve"}
         if self.section(draft).four_eyes:
             out.update(n for n in (draft.created_by, draft.last_edited_by) if n)
+            out.update(pushed_by)
             out.update(m.expert_reviewed_by for m in messages if m.expert_reviewed_by and (m.edited or not m.template_reviewed))
         return out
 
-    def check_approve(self, user: User, draft: Any, messages: list[Any], approvals: list[Any]) -> Verdict:
+    def check_approve(self, user: User, draft: Any, messages: list[Any], approvals: list[Any],
+                      pushed_by: set[str] | frozenset[str] = frozenset()) -> Verdict:
+        """Four eyes counts people: whoever pushed the alert, wrote, edited or reviewed the draft is
+        one of the eyes already, whatever other roles they hold, and cannot also be its approver."""
         self.require(user, "approve")
         v = self.verdict(draft, messages)
         sec = self.section(draft)
         if sec.four_eyes and user.name in (draft.created_by, draft.last_edited_by):
             raise Refused(f"four eyes: '{user.name}' created or last edited draft {draft.id}; another approver must approve it")
+        if sec.four_eyes and user.name in pushed_by:
+            raise Refused(f"four eyes: '{user.name}' pushed the alert behind draft {draft.id}; another approver "
+                          "must approve it")
         if v.needs_expert:
             raise Refused(f"draft {draft.id} has edited or unreviewed text: an expert must review it before approval", 409)
         if sec.four_eyes and any(m.expert_reviewed_by == user.name for m in messages if m.edited or not m.template_reviewed):

@@ -20,7 +20,7 @@ def add_http_feed(config_dir: Path) -> None:
     feeds = config_dir / "feeds.yaml"
     feeds.write_text(feeds.read_text(encoding="utf-8") + (
         "  - name: jincheng\n    kind: http\n    url: http://127.0.0.1:9/index.atom\n"
-        "    stale_after_seconds: 600\n"), encoding="utf-8")
+        "    stale_after_seconds: 600\n    allow_networks: [127.0.0.0/8]\n"), encoding="utf-8")
 
 
 async def record(config_dir: Path) -> None:

@@ -151,7 +151,8 @@ async def service(config_dir: Path, database: Any) -> AsyncIterator[Service]:
 
 def http_feed(url: str, **kw: Any) -> FeedSection:
     values: dict[str, Any] = dict(name="test", kind="http", url=url, interval_seconds=60, timeout_seconds=1.0,
-                                  stale_after_seconds=600, max_backoff_seconds=3600)
+                                  stale_after_seconds=600, max_backoff_seconds=3600,
+                                  allow_networks=["127.0.0.0/8"])  # the test server is on loopback
     values.update(kw)
     return FeedSection(**values)
 
@@ -380,7 +381,7 @@ async def test_the_scheduler_polls_http_feeds(server: FeedServer, config_dir: Pa
     server.entries = ["a", "b"]
     feeds = config_dir / "feeds.yaml"
     feeds.write_text(f"feeds:\n  - name: bureau\n    kind: http\n    url: {server.base}/feed.atom\n"
-                     "    interval_seconds: 60\n", encoding="utf-8")
+                     "    interval_seconds: 60\n    allow_networks: [127.0.0.0/8]\n", encoding="utf-8")
     svc = Service(load_settings(config_dir, env={}), clock=Clock(), db=database)
     background = Background(svc)
     background.start()

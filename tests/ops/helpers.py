@@ -69,6 +69,16 @@ def cli(args: list[str], env: dict[str, str], cwd: Path | None = None, stdin: st
     return proc
 
 
+def user_with_token(name: str, role: str, env: dict[str, str], *config: str, cwd: Path | None = None) -> str:
+    """An enrolled user and an API token of theirs, made as people do: the operator adds the user,
+    the owner sets a password with the one-time link and creates the token with it."""
+    password = "correct-horse-battery-7"  # the owner's own choice (never their user name)
+    link = cli(["users", "add", name, "--role", role, *config], env, cwd=cwd).stdout.strip().splitlines()[-1]
+    cli(["users", "enrol", link, *config], env, cwd=cwd, stdin=password + "\n")
+    out = cli(["tokens", "create", name, *config], env, cwd=cwd, stdin=password + "\n").stdout
+    return out.strip().splitlines()[-1].strip()
+
+
 def set_yaml_value(path: Path, pattern: str, replacement: str) -> None:
     text = path.read_text(encoding="utf-8")
     new, n = re.subn(pattern, replacement, text, count=1, flags=re.MULTILINE)

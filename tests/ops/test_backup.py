@@ -22,7 +22,7 @@ def test_a_backup_restores_the_database_as_it_was_and_survives_losing_the_databa
     env = base_env(database_url)
     cfg = ["--config", str(config_dir)]
     cli(["db", "upgrade", *cfg], env)
-    cli(["users", "add", "keep.me", "--role", "observer", "--generate-password", *cfg], env)
+    cli(["users", "add", "keep.me", "--role", "observer", *cfg], env)
     backup = tmp_path / "backups" / "alerts-backup"
     out = cli(["db", "backup", str(backup), *cfg], env).stdout
     assert backup.is_file() and f"alerts db restore {backup} --yes" in out
@@ -32,7 +32,7 @@ def test_a_backup_restores_the_database_as_it_was_and_survives_losing_the_databa
     again = cli(["db", "backup", str(backup), *cfg], env, check=False)
     assert again.returncode != 0 and "exists" in again.stderr, "a backup is never overwritten silently"
 
-    cli(["users", "add", "added.later", "--role", "observer", "--generate-password", *cfg], env)
+    cli(["users", "add", "added.later", "--role", "observer", *cfg], env)
     refused = cli(["db", "restore", str(backup), *cfg], env, check=False)
     assert refused.returncode == 1 and "--yes" in refused.stderr
     assert sorted(users(config_dir, env)) == ["added.later", "keep.me"], "nothing replaced without --yes"
@@ -100,7 +100,7 @@ def test_moving_from_sqlite_to_postgresql_copies_every_row_and_keeps_the_audit_c
     env = base_env(sqlite_url)
     cfg = ["--config", str(config_dir)]
     cli(["db", "upgrade", *cfg], env)
-    cli(["users", "add", "wang.approver", "--role", "approver", "--generate-password", *cfg], env)
+    cli(["users", "add", "wang.approver", "--role", "approver", *cfg], env)
     csv = tmp_path / "residents.csv"
     csv.write_text(residents_csv(20, TOWNSHIPS[:2]), encoding="utf-8")
     cli(["recipients", "import", str(csv), *cfg], env)
@@ -122,7 +122,7 @@ def test_moving_from_sqlite_to_postgresql_copies_every_row_and_keeps_the_audit_c
         verify = cli(["audit", "verify", *cfg], pg_env, check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         # New rows continue after the copied ids.
-        cli(["users", "add", "li.observer", "--role", "observer", "--generate-password", *cfg], pg_env)
+        cli(["users", "add", "li.observer", "--role", "observer", *cfg], pg_env)
         assert sorted(users(config_dir, pg_env)) == ["li.observer", "wang.approver"]
         status = cli(["db", "status", *cfg], pg_env).stdout
         assert "sms/sent 20" in status

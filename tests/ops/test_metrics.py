@@ -40,7 +40,8 @@ async def test_metrics_expose_stage_latencies_outbox_and_feeds_after_an_end_to_e
         set_yaml_value(channels, r"^  lanes: .*$", "  lanes: 1")  # one batch per run, so batches are apart in time
     start = datetime.now(UTC).replace(microsecond=0)
     clock = ManualClock(start)
-    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": database_url})
+    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": database_url,
+                                              "ALERTS_METRICS_TOKEN": "scrape-token-0123456789"})
     service = Service(settings, clock=clock)
     await upgrade(service.db)
     async with service.db.write() as conn:
@@ -71,12 +72,12 @@ async def test_metrics_expose_stage_latencies_outbox_and_feeds_after_an_end_to_e
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.get(url) as r:
-                assert r.status == 200, "a scraper on the same host needs no token"
+            async with http.get(url, headers={"Authorization": "Bearer scrape-token-0123456789"}) as r:
+                assert r.status == 200, "Prometheus sends the scrape token"
                 assert r.headers["Content-Type"].startswith("text/plain")
                 text = await r.text()
-            # Through a proxy the request is not local: a token of a role with `view` is needed.
-            async with http.get(url, headers={"X-Forwarded-For": "10.1.2.3"}) as r:
+            # Being on the same host is no credential; a user token of a role with `view` also works.
+            async with http.get(url) as r:
                 assert r.status == 401
             async with http.get(url, headers={"X-Forwarded-For": "10.1.2.3",
                                               "Authorization": f"Bearer {source_token}"}) as r:
@@ -112,7 +113,8 @@ async def test_metrics_on_an_empty_database_report_zero_depth_and_empty_summarie
         config_dir: Path, database_url: str) -> None:
     from alerts.metrics import render, snapshot
 
-    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": database_url})
+    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": database_url,
+                                              "ALERTS_METRICS_TOKEN": "scrape-token-0123456789"})
     service = Service(settings)
     await upgrade(service.db)
     try:
@@ -128,7 +130,8 @@ async def test_metrics_on_an_empty_database_report_zero_depth_and_empty_summarie
 async def test_a_queued_delivery_shows_as_outbox_depth_with_its_age(config_dir: Path, database_url: str) -> None:
     start = datetime.now(UTC).replace(microsecond=0)
     clock = ManualClock(start)
-    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": database_url})
+    settings = load_settings(config_dir, env={"ALERTS_DATABASE_URL": database_url,
+                                              "ALERTS_METRICS_TOKEN": "scrape-token-0123456789"})
     service = Service(settings, clock=clock)
     await upgrade(service.db)
     from alerts.metrics import render, snapshot

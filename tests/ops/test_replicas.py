@@ -33,6 +33,7 @@ from tests.ops.helpers import (
     residents_csv,
     set_yaml_value,
     twilio_env,
+    user_with_token,
     wait_for,
     wait_http,
 )
@@ -92,10 +93,6 @@ def start(kind: str, name: str, config_dir: Path, env: dict[str, str], logs: Pat
     return Replica(name, proc, port)
 
 
-def token_of(out: str) -> str:
-    return out.strip().splitlines()[-1].strip()
-
-
 async def draft_state(http: aiohttp.ClientSession, replica: Replica, token: str, draft_id: int) -> str:
     async with http.get(f"{replica.base}/api/v1/drafts/{draft_id}", headers={"Authorization": f"Bearer {token}"}) as r:
         assert r.status == 200, await r.text()
@@ -153,11 +150,8 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
     try:
         # The schema is migrated once, before the replicas start (as docker-compose does).
         cli(["db", "upgrade", "--config", str(config_dir)], env)
-        cli(["users", "add", "cma-feed", "--role", "source", "--generate-password", "--config", str(config_dir)], env)
-        cli(["users", "add", "zhao.approver", "--role", "approver", "--generate-password", "--config", str(config_dir)],
-            env)
-        source_token = token_of(cli(["tokens", "create", "cma-feed", "--config", str(config_dir)], env).stdout)
-        approver_token = token_of(cli(["tokens", "create", "zhao.approver", "--config", str(config_dir)], env).stdout)
+        source_token = user_with_token("cma-feed", "source", env, "--config", str(config_dir))
+        approver_token = user_with_token("zhao.approver", "approver", env, "--config", str(config_dir))
         csv = tmp_path / "residents.csv"
         csv.write_text(residents_csv(RESIDENTS), encoding="utf-8")
         out = cli(["recipients", "import", str(csv), "--config", str(config_dir)], env).stdout
@@ -254,7 +248,7 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
             assert sum(sent.values()) - len(rows) <= len(victim_ids)
 
             # --- the latencies of the whole run are visible on /metrics --------------------------
-            async with http.get(f"{survivor.base}/metrics") as resp:
+            async with http.get(f"{survivor.base}/metrics", headers={"Authorization": f"Bearer {approver_token}"}) as resp:
                 assert resp.status == 200
                 metrics = await resp.text()
             for stage in ("received_to_draft", "draft_to_approved", "approved_to_first_request",

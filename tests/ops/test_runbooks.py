@@ -14,7 +14,7 @@ import pytest
 
 from alerts.cli import cli as alerts_cli
 from alerts.web.app import route_modules
-from tests.ops.helpers import ROOT, SAMPLE, base_env, cli
+from tests.ops.helpers import ROOT, SAMPLE, base_env, cli, user_with_token
 
 RUNBOOKS = ROOT / "runbooks"
 # Commands that only read (or, for backup, write a new file elsewhere): these are run for real.
@@ -99,7 +99,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     shutil.copy(SAMPLE, root / "var" / "rejected.xml")  # the document `alerts ingest` is shown on
     env = base_env(f"sqlite:///{root / 'var' / 'alerts.db'}")
     cli(["db", "upgrade"], env, cwd=root)
-    cli(["users", "add", "duty.approver", "--role", "approver", "--generate-password"], env, cwd=root)
+    token = user_with_token("duty.approver", "approver", env, cwd=root)
+    (root / "var" / "token").write_text(token, encoding="utf-8")
     return root, env
 
 
@@ -148,7 +149,7 @@ async def test_read_only_api_calls_in_the_runbooks_answer(deployment: tuple[Path
     from tests.ops.helpers import free_port
 
     root, env = deployment
-    token = cli(["tokens", "create", "duty.approver"], env, cwd=root).stdout.strip().splitlines()[-1]
+    token = (root / "var" / "token").read_text(encoding="utf-8")
 
     class Running:
         running = True
