@@ -199,8 +199,9 @@ async def correct(request: web.Request) -> web.Response:
 
 @operation("POST", "/api/v1/alerts", summary="Push one CAP 1.x or GB/T 35965 XML document", permission="push_alerts",
            ok={202: out.Pushed}, body="application/xml",
-           description="Answers 422 when it is not a valid alert; every refused document is kept with its reason.",
-           errors=(422,))
+           description="Answers 422 when it is not a valid alert, 403 when an Update or Cancel comes from another "
+                       "source than the chain's first message; every refused document is kept with its reason.",
+           errors=(413, 422))
 @routes.post("/api/v1/alerts")
 async def push_alert(request: web.Request) -> web.Response:
     """Push one CAP (or GB/T profile) XML document; answers 202 with the alert and its drafts."""

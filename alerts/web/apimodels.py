@@ -47,6 +47,8 @@ class Message(Answer):
     encoding: str | None = None
     segments: int | None = None
     organisations: list[Reach] | None = None
+    reach_to: str = Field("all", description="Whom of the audience it reaches: all; chain = those its warning "
+                                              "chain reached before; new = those not reached yet")
 
 
 class Approval(Answer):
@@ -66,6 +68,8 @@ class DraftSummary(Answer):
     alert_id: int | None
     hazard: str | None
     level: str | None
+    stage: str | None = Field(None, description="Chain stage: new, raise, lower, extend, narrow, widen, end, "
+                                                  "withdraw, expiry")
     exercise: bool = Field(description="演练: test audience only")
     created_at: Timestamp
     expires_at: Timestamp | None
@@ -93,6 +97,7 @@ class Draft(Answer):
     reason: str | None
     parent_draft_id: int | None
     policy: str | None
+    stage: str | None = None
     messages: list[Message]
     approvals: list[Approval]
 
@@ -111,6 +116,7 @@ class Pushed(Answer):
     drafts: list[int]
     superseded: list[int]
     withdrawn: list[int]
+    stage: str | None = Field(None, description="The chain stage this document was read as (new, raise, lower, ...)")
 
 
 # --- campaigns -----------------------------------------------------------------------------------
