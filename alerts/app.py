@@ -42,6 +42,7 @@ class Intake:
     drafts: DraftOutcome = field(default_factory=DraftOutcome)
     plan: Plan | None = None
     seen_before: bool = False  # a feed entry another process (or an earlier poll) already took
+    event_id: int | None = None  # the event (事件) the alert opened, joined or updated
 
 
 class LibraryIndex:
@@ -82,6 +83,10 @@ class Service:
                                sms_rules=self.sms_rules, campaigns=settings.channels.campaigns)
         self.channels: dict[str, Channel] = build_channels(settings)
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
+        # Events: department tasks, 叫应 acknowledgement, policy explanations, rumour responses.
+        from alerts.events.desk import EventDesk
+
+        self.events = EventDesk(self)
 
     # --- the pipeline ---------------------------------------------------------------------
 
@@ -117,6 +122,8 @@ class Service:
             intake.plan = self.route(alert)
             intake.drafts = await self.drafter.draft_for_alert(
                 conn, alert, alert_id=stored.alert_id, chain_id=stored.chain_id, plan=intake.plan, now=now)
+            intake.event_id = await self.events.on_alert(conn, alert, alert_id=stored.alert_id,
+                                                         chain_id=stored.chain_id, areas=intake.plan.areas, now=now)
         for problem in intake.drafts.problems:
             log.error("alert %s: %s", alert.identifier, problem)
         log.info("alert %s (%s %s) stored as %s; drafts %s", alert.identifier, alert.hazard, alert.level,

@@ -52,6 +52,7 @@ class Secrets:
     smtp_password: str | None = None
     smtp_from: str | None = None
     encryption_key: str | None = None
+    link_secret: str | None = None  # signs one-click acknowledgement links (alerts/events/links.py)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -69,6 +70,7 @@ class Secrets:
             smtp_password=env.get("ALERTS_SMTP_PASSWORD"),
             smtp_from=env.get("ALERTS_SMTP_FROM"),
             encryption_key=env.get("ALERTS_ENCRYPTION_KEY"),
+            link_secret=env.get("ALERTS_LINK_SECRET"),
         )
 
     @property
