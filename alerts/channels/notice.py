@@ -86,6 +86,8 @@ class Published:
             return f"{hazard}预警解除后的安全提示" if hazard else "预警解除后的安全提示"
         if self.kind == "campaign":
             return f"{hazard}应急科普" if hazard else "应急科普宣传"
+        if self.kind in ("policy", "rumour_response"):  # marked as such in the feeds (alerts/events)
+            return "政策解读" if self.kind == "policy" else "辟谣 · 舆情回应"
         suffix = {"update": "预警更新 · 防御提示", "correction": "预警 · 更正提示"}.get(self.kind, "预警 · 防御科普提示")
         return f"{hazard}{level}{suffix}" if hazard else "应急科普提示"
 

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.events import opening
+from alerts.events.actions import EventActions
 from alerts.events.escalation import Escalation, RunReport
 from alerts.events.links import link_key, make_token
+from alerts.events.publishing import Publishing
 from alerts.events.skeletons import Skeletons
 from alerts.events.texts import EventTexts
 from alerts.model import Alert
@@ -42,6 +44,8 @@ class EventDesk:
                                 department_names={k: d.short for k, d in self.departments.departments.items()},
                                 issuer_default=settings.service.issuer_default, issuers=settings.service.issuers)
         self.escalation = Escalation(self)
+        self.publishing = Publishing(self)
+        self.actions = EventActions(self)
         self.link_key = link_key(settings.secrets)
         self.base_url = settings.service.http.public_base_url.rstrip("/")
 
