@@ -16,20 +16,12 @@ from alerts.events.publishing import Publishing
 from alerts.events.skeletons import Skeletons
 from alerts.events.texts import EventTexts
 from alerts.model import Alert
-from alerts.settings import Settings, load_optional
-from alerts.settings.departments import DepartmentsConfig
-from alerts.settings.events import EventsConfig
+from alerts.settings import Settings
+from alerts.settings.departments import departments_config
+from alerts.settings.events import events_config
 from alerts.store import problems as problem_store
 
 log = logging.getLogger("alerts.events")
-
-
-def events_config(settings: Settings) -> EventsConfig:
-    return load_optional(settings, "events.yaml", EventsConfig)
-
-
-def departments_config(settings: Settings) -> DepartmentsConfig:
-    return load_optional(settings, "departments.yaml", DepartmentsConfig)
 
 
 class EventDesk:

@@ -230,10 +230,12 @@ def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> 
     )
     cross = cross_check(settings)
     # Optional files of later stages are validated now too, so start-up refuses them early.
+    from alerts.settings.departments import departments_config
+    from alerts.settings.events import events_config
     from alerts.settings.notices import notices_config
     from alerts.settings.retention import retention_config
 
-    for loader in (notices_config, retention_config):
+    for loader in (notices_config, retention_config, events_config, departments_config):
         try:
             loader(settings)
         except ConfigError as exc:

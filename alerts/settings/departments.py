@@ -115,3 +115,10 @@ class DepartmentsConfig(Section):
             for t in self.tasks.get(source, {}).get(level, []):  # type: ignore[call-overload]
                 chosen[(t.department, t.task)] = t
         return list(chosen.values())
+
+
+def departments_config(settings: object) -> DepartmentsConfig:
+    """config/departments.yaml, validated once (no departments when the file is absent: `alerts check` says so)."""
+    from alerts.settings import load_optional
+
+    return load_optional(settings, "departments.yaml", DepartmentsConfig)  # type: ignore[arg-type]

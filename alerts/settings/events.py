@@ -83,3 +83,10 @@ class EventsConfig(Section):
     links: LinksSection = LinksSection()
     # How often the escalation job looks for due steps.
     check_every_seconds: float = Field(10, ge=1, le=300)
+
+
+def events_config(settings: object) -> EventsConfig:
+    """config/events.yaml, validated once (defaults when the file is absent)."""
+    from alerts.settings import load_optional
+
+    return load_optional(settings, "events.yaml", EventsConfig)  # type: ignore[arg-type]
