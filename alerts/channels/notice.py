@@ -29,7 +29,8 @@ log = logging.getLogger("alerts.channels.notice")
 # Draft states in which a message has been approved for the public.
 APPROVED_STATES = ("dispatching", "sent", "partly_failed")
 AUDIENCE_GREETING = {"schools": "各学校、幼儿园", "enterprises": "各企业、煤矿", "villages": "各村（社区）",
-                     "communities": "各社区", "residents": "广大居民朋友", "elderly": "各位老年朋友"}
+                     "communities": "各社区", "residents": "广大居民朋友", "elderly": "各位老年朋友",
+                     "families": "各位家长、家人们", "volunteers": "各科技志愿服务队", "media": "各媒体"}
 _TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                           undefined=jinja2.StrictUndefined)

@@ -16,7 +16,8 @@ import yaml
 from alerts.content.hazards import Hazard, default_hazards
 
 LEVELS = ("blue", "yellow", "orange", "red")
-AUDIENCES = ("residents", "communities", "villages", "schools", "enterprises", "elderly")
+AUDIENCES = ("residents", "communities", "villages", "schools", "enterprises", "elderly", "families", "volunteers",
+             "media")
 CHANNELS = ("sms", "notice", "im", "voice")
 LANGUAGES = ("zh-CN", "en")
 STAGES = ("warning", "update", "all_clear", "seasonal", "preparedness")

@@ -30,13 +30,14 @@ PERMISSIONS: dict[str, str] = {
 }
 
 DEFAULT_ROLES: dict[str, list[str]] = {
-    "approver": ["view", "approve", "reject", "manage_events"],
+    "approver": ["view", "approve", "reject"],
     "editor": ["view", "edit", "compose"],
     "expert": ["view", "review_content", "reject"],
     "campaigner": ["view", "trigger_campaign", "push_alerts"],
     "source": ["push_alerts"],
     "observer": ["view", "view_audit"],
     "admin": ["view", "view_audit", "manage_users", "manage_settings"],
+    "coordinator": ["view", "manage_events", "work_tasks"],
     "department": ["view", "work_tasks", "draft_policy", "record_rumour"],
     "publicity": ["view", "sign_off_rumour", "record_rumour", "work_tasks"],
 }
