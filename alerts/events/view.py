@@ -16,6 +16,7 @@ from alerts.events import requests, store
 from alerts.outbox.fanout import count_for_draft
 from alerts.store.tables import alerts, approvals, drafts, event_drafts, messages, rumours
 
+CHANNEL_ZH = {"sms": "短信", "voice": "语音", "im": "工作群"}
 STATE_ZH = {"waiting": "未确认", "acknowledged": "已确认", "stopped": "已停止催办", "open": "待办",
             "done": "已完成"}
 DRAFT_KIND_ZH = {"warning": "预警科普", "update": "预警更新", "all_clear": "解除提示", "correction": "更正",
@@ -72,7 +73,7 @@ async def event_view(conn: AsyncConnection, desk: Any, event_id: int) -> dict[st
             "state_zh": STATE_ZH.get(r.state, r.state), "acknowledged": _ack(r),
             "silent": r.ack_at is None, "silent_minutes": int((now - r.created_at).total_seconds() // 60)
             if r.ack_at is None else None, "step": int(r.step),
-            "asked": [_attempt(a) for a in asked if a.person != "-"],
+            "asked": [_attempt(a) for a in asked if a.person != "-"], "contacted": _contacted(asked),
             "unreached": [a.detail for a in asked if a.outcome == "unreachable"]})
     board = sorted(townships.values(), key=lambda t: t["area"])
     units = [u for t in board for u in t["units"]]
@@ -144,6 +145,18 @@ async def event_view(conn: AsyncConnection, desk: Any, event_id: int) -> dict[st
 def _attempt(a: Any) -> dict[str, Any]:
     return {"at": iso(a.at), "step": a.step_kind, "person": a.person_name, "channel": a.channel,
             "address": a.address_hint, "outcome": a.outcome, "detail": a.detail}
+
+
+def _contacted(attempts: list[Any]) -> list[dict[str, Any]]:
+    """Who was asked, each once, with every time and channel: 镇长 张三 — 短信 05:35、短信 05:45."""
+    people: dict[str, dict[str, Any]] = {}
+    for a in attempts:
+        if a.person == "-":
+            continue
+        entry = people.setdefault(a.person, {"person": a.person_name, "times": []})
+        mark = "" if a.outcome == "sent" else "（未送达）"
+        entry["times"].append(f"{CHANNEL_ZH.get(a.channel, a.channel)} {local(a.at)[11:]}{mark}")
+    return list(people.values())
 
 
 def _parse(value: str | None) -> Any:
