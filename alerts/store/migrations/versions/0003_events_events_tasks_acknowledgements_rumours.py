@@ -2,7 +2,7 @@
 
 Revision ID: 0003_events
 Revises: 0002
-Create Date: 2026-11-29 09:51:03.471499
+Create Date: 2026-11-29 10:12:43.560538
 """
 
 from alembic import op
