@@ -15,6 +15,7 @@ name and the person takes calls; until then the step falls through to the next c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ PHONE_CHANNELS = ("sms", "voice")
 STEP_ZH = {"first": "首次通知", "repeat": "再次呼叫", "next": "转下一责任人", "duty_office": "报乡镇值班室",
            "silent": "仍未确认"}
 CHANNEL_ZH = {"sms": "短信", "voice": "语音电话", "im": "工作群"}
+SENDS_AT_ONCE = 16
 
 
 @dataclass(frozen=True)
@@ -75,27 +77,14 @@ class Escalation:
         async with self.service.db.read() as conn:
             due = await requests.due(conn, now)
         summary: dict[tuple[int, str, str], list[str]] = defaultdict(list)
-        for row in due:
-            policy = self.policy(row.kind)
-            index = int(row.step) + 1  # 0 is the first notice, 1.. the escalation steps
-            last = index > len(policy.steps)
-            next_at = None if last else now + timedelta(minutes=policy.wait_minutes)
-            async with self.service.db.write() as conn:
-                if not await requests.claim_step(conn, int(row.id), current=int(row.step), next_at=next_at):
-                    continue
-                if last:
-                    await self._silent(conn, row, now)
-                    report.silent.append(int(row.id))
-                    summary[(int(row.event_id), row.kind, "silent")].append(row.unit_name)
-                    continue
-            kind = "first" if index == 0 else policy.steps[index - 1].kind
-            channels = policy.first_channels if index == 0 else policy.steps[index - 1].channels
-            reached = await self._step(row, index, kind, list(channels), now, report)
-            report.steps += 1
-            summary[(int(row.event_id), row.kind, kind)].append(row.unit_name)
-            if not reached:
-                async with self.service.db.write() as conn:
-                    await requests.hurry(conn, int(row.id), now)
+        # Units are independent: their sends overlap (a provider call takes a while), bounded.
+        gate = asyncio.Semaphore(SENDS_AT_ONCE)
+
+        async def one(row: Any) -> None:
+            async with gate:
+                await self._advance(row, now, report, summary)
+
+        await asyncio.gather(*(one(row) for row in due))
         if summary:
             async with self.service.db.write() as conn:
                 for (event_id, kind, step_kind), units in summary.items():
@@ -103,6 +92,29 @@ class Escalation:
                     await store.log(conn, event_id, at=now, actor="system", kind=kind,
                                     text=f"{requests.KIND_ZH[kind]}·{STEP_ZH[step_kind]}：{shown}")
         return report
+
+    async def _advance(self, row: Any, now: datetime, report: RunReport,
+                       summary: dict[tuple[int, str, str], list[str]]) -> None:
+        policy = self.policy(row.kind)
+        index = int(row.step) + 1  # 0 is the first notice, 1.. the escalation steps
+        last = index > len(policy.steps)
+        next_at = None if last else now + timedelta(minutes=policy.wait_minutes)
+        async with self.service.db.write() as conn:
+            if not await requests.claim_step(conn, int(row.id), current=int(row.step), next_at=next_at):
+                return
+            if last:
+                await self._silent(conn, row, now)
+                report.silent.append(int(row.id))
+                summary[(int(row.event_id), row.kind, "silent")].append(row.unit_name)
+                return
+        kind = "first" if index == 0 else policy.steps[index - 1].kind
+        channels = policy.first_channels if index == 0 else policy.steps[index - 1].channels
+        reached = await self._step(row, index, kind, list(channels), now, report)
+        report.steps += 1
+        summary[(int(row.event_id), row.kind, kind)].append(row.unit_name)
+        if not reached:
+            async with self.service.db.write() as conn:
+                await requests.hurry(conn, int(row.id), now)
 
     async def _step(self, row: Any, index: int, kind: str, channels: list[str], now: datetime,
                     report: RunReport) -> bool:
