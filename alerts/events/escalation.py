@@ -40,6 +40,8 @@ STEP_ZH = {"first": "首次通知", "repeat": "再次呼叫", "next": "转下一
            "silent": "仍未确认"}
 CHANNEL_ZH = {"sms": "短信", "voice": "语音电话", "im": "工作群"}
 SENDS_AT_ONCE = 16
+BATCH = 200
+MAX_BATCHES = 50
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,6 @@ class Escalation:
     async def run_once(self) -> RunReport:
         report = RunReport()
         now = self.service.clock.now()
-        async with self.service.db.read() as conn:
-            due = await requests.due(conn, now)
         summary: dict[tuple[int, str, str], list[str]] = defaultdict(list)
         # Units are independent: their sends overlap (a provider call takes a while), bounded.
         gate = asyncio.Semaphore(SENDS_AT_ONCE)
@@ -84,7 +84,12 @@ class Escalation:
             async with gate:
                 await self._advance(row, now, report, summary)
 
-        await asyncio.gather(*(one(row) for row in due))
+        for _ in range(MAX_BATCHES):  # a city-wide red warning has more units than one batch
+            async with self.service.db.read() as conn:
+                due = await requests.due(conn, now, limit=BATCH)
+            await asyncio.gather(*(one(row) for row in due))
+            if len(due) < BATCH:
+                break
         if summary:
             async with self.service.db.write() as conn:
                 for (event_id, kind, step_kind), units in summary.items():
