@@ -190,3 +190,28 @@ async def test_a_yellow_warning_and_an_exercise_open_no_event(served: Served) ->
     assert (await served.world.service.receive(sample_alert(level="yellow"), source="test")).event_id is None
     drill = sample_alert(level="red", identifier="14058141600000_20260712070000", status="Exercise")
     assert (await served.world.service.receive(drill, source="test")).event_id is None
+
+
+async def test_an_emergency_notice_without_a_colour_level_opens_an_event(served: Served) -> None:
+    text = sample_alert(level="blue", identifier="14058141600000_20260712080000").decode("utf-8")
+    # An earthquake notice: its own event code, no colour words anywhere.
+    text = text.replace("<eventType>11B03</eventType>", "<eventType>11C02</eventType>")
+    text = text.replace("<severity>Blue</severity>", "<severity>Unknown</severity>")
+    text = text.replace("暴雨蓝色预警", "地震信息").replace("暴雨", "地震").replace("[Ⅳ级/一般]", "")
+    intake = await served.world.service.receive(text.encode("utf-8"), source="test")
+    assert intake.rejected is None and intake.event_id is not None
+    view = await _event(served, intake.event_id)
+    assert (view["hazard"], view["level"], view["origin"]) == ("earthquake", None, "emergency")
+    assert {"jyj", "wtj", "yjj"} <= {t["department"] for t in view["tasks"]}, "the orange tasks of an earthquake"
+    assert not view["acknowledgements"], "叫应 is for red"
+
+
+async def test_a_department_officers_sms_reply_acknowledges_its_task(served: Served) -> None:
+    world = served.world
+    intake = await world.service.receive(sample_alert(level="red"), source="test")
+    await world.service.events.run_once()
+    assert "已确认您收到" in await served.sms_reply("+8613800000402", "收到")  # 教育局's night officer
+    view = await _event(served, intake.event_id)  # type: ignore[arg-type]
+    school = next(t for t in view["tasks"] if t["department"] == "jyj")
+    assert school["state"] == "acknowledged" and school["acknowledged"]["by"] == "教育局夜班（示例）"
+    assert all(t["state"] == "open" for t in view["tasks"] if t["department"] != "jyj")
