@@ -55,7 +55,8 @@ async def claim_step(conn: AsyncConnection, draft_id: int, step: int, at: dateti
 def reminder_text(draft: Any, waited_minutes: float, step: int, notify: str) -> str:
     hazard = default_hazards().get(draft.hazard or "")
     level = {lv.value: zh for lv, zh in LEVEL_ZH.items()}.get(draft.level or "", "")
-    what = f"{hazard.zh if hazard else (draft.hazard or '')}{level}预警" if draft.hazard else "宣传"
+    other = {"policy": "政策解读", "rumour_response": "辟谣回应"}.get(draft.kind, "宣传")  # events' drafts
+    what = f"{hazard.zh if hazard else (draft.hazard or '')}{level}预警" if draft.hazard else other
     drill = "【演练】" if draft.exercise else ""
     who = "（备班提醒：值班审批人尚未处理）" if notify == "backup" else ""
     deadline = f"，预警{local(draft.expires_at)}失效" if draft.expires_at else ""
