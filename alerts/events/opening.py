@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.events import people, requests, store
 from alerts.model import Alert, level_rank
 from alerts.store.tables import alerts as alerts_table
 from alerts.workflow import audit
+
+EVENT_OPENING_LOCK = 0x5E7E1  # any constant, the same in every replica
 
 
 def opens(desk: Any, alert: Alert) -> bool:
@@ -51,11 +53,16 @@ async def on_alert(desk: Any, conn: AsyncConnection, alert: Alert, *, alert_id: 
 
 
 async def _open_event_for(desk: Any, conn: AsyncConnection, alert: Alert, areas: list[str], now: datetime) -> int:
-    """An open event of the same hazard over overlapping areas takes the chain; otherwise a new one opens."""
+    """An open event of the same hazard takes the chain (one rainstorm over the city is one emergency, also
+    when warned township by township; its areas widen); otherwise a new event opens."""
+    if conn.dialect.name == "postgresql":
+        # Replicas storing two warnings of one hazard at once must not open two events: the search and
+        # the opening are serialised until this transaction commits (SQLite has one writer anyway).
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_OPENING_LOCK})
     for ev in await store.open_events(conn):
-        if ev.hazard == alert.hazard and ev.origin != "manual" and set(ev.areas or []) & set(areas):
+        if ev.hazard is not None and ev.hazard == alert.hazard:
             await store.log(conn, int(ev.id), at=now, actor="system", kind="linked",
-                            text="同一灾种、相同地区的又一条预警并入本事件")
+                            text="同一灾种的又一条预警并入本事件")
             return int(ev.id)
     level = alert.level.value if alert.level else None
     origin = "warning" if level_rank(level) >= level_rank(desk.config.open.min_level) else "emergency"
