@@ -22,6 +22,7 @@ run: $(VENV)/.installed
 	$(BIN)/alerts db upgrade
 	$(BIN)/alerts users add admin --role admin --display-name 管理员 --if-missing
 	$(BIN)/alerts recipients import config/demo/residents.csv
+	$(BIN)/alerts people import config/demo/people.csv
 	$(BIN)/alerts serve
 
 test: $(VENV)/.installed-test

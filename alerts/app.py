@@ -46,6 +46,7 @@ class Intake:
     seen_before: bool = False  # a feed entry another process (or an earlier poll) already took
     refused: str | None = None  # an Update/Cancel from a source that may not act on the chain (kept as input)
     stage: str | None = None  # where the message stands in its chain (alerts/chain.py)
+    event_id: int | None = None  # the event (事件) the alert opened, joined or updated
 
 
 class LibraryIndex:
@@ -100,6 +101,10 @@ class Service:
             self.cap_signer = load_signer(settings.secrets.cap_signing_key, settings.secrets.cap_signing_cert)
         except SigningConfigError as exc:
             raise ConfigError([str(exc)]) from None
+        # Events: department tasks, 叫应 acknowledgement, policy explanations, rumour responses.
+        from alerts.events.desk import EventDesk
+
+        self.events = EventDesk(self)
 
     # --- the pipeline ---------------------------------------------------------------------
 
@@ -145,6 +150,8 @@ class Service:
             if followed.combined is not None:  # offered with concurrent warnings as one combined draft
                 intake.drafts.superseded.extend(intake.drafts.created)
                 intake.drafts.created = [followed.combined]
+            intake.event_id = await self.events.on_alert(conn, alert, alert_id=stored.alert_id,
+                                                         chain_id=stored.chain_id, areas=intake.plan.areas, now=now)
         for problem in intake.drafts.problems:
             log.error("alert %s: %s", alert.identifier, problem)
         log.info("alert %s (%s %s) stored as %s; drafts %s", alert.identifier, alert.hazard, alert.level,

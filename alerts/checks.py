@@ -133,6 +133,9 @@ def run_checks(settings: Settings) -> list[str]:
 
     problems.extend(campaign_problems(settings))
     problems.extend(webhook_problems(settings))
+    from alerts.events.checks import event_problems  # departments, rosters, tasks, 叫应 and skeletons
+
+    problems.extend(event_problems(settings, table, sms_rules(settings)))
     for (route, stage, audience, channel, language), cases in gaps.items():
         shown = ", ".join(cases[:6]) + (f" and {len(cases) - 6} more" if len(cases) > 6 else "")
         problems.append(f"{cfg / 'routes.yaml'}: route {route}: no {stage} template for audience={audience} "

@@ -55,7 +55,8 @@ async def claim_step(conn: AsyncConnection, draft_id: int, step: int, at: dateti
 def reminder_text(draft: Any, waited_minutes: float, step: int, notify: str) -> str:
     hazard = default_hazards().get(draft.hazard or "")
     level = {lv.value: zh for lv, zh in LEVEL_ZH.items()}.get(draft.level or "", "")
-    what = f"{hazard.zh if hazard else (draft.hazard or '')}{level}预警" if draft.hazard else "宣传"
+    other = {"policy": "政策解读", "rumour_response": "辟谣回应"}.get(draft.kind, "宣传")  # events' drafts
+    what = f"{hazard.zh if hazard else (draft.hazard or '')}{level}预警" if draft.hazard else other
     drill = "【演练】" if draft.exercise else ""
     who = "（备班提醒：值班审批人尚未处理）" if notify == "backup" else ""
     deadline = f"，预警{local(draft.expires_at)}失效" if draft.expires_at else ""
@@ -99,15 +100,21 @@ class Escalator:
 
     async def _notify(self, draft: Any, index: int, notify: str, waited: float) -> Notice:
         notice = Notice(draft.id, index, notify)
-        names = list(getattr(self.config.duty, notify))
+        roster = {p.user: p for p in self.config.duty.people(notify)}
+        names = list(roster)
         text = reminder_text(draft, waited, index, notify)
         async with self.service.db.read() as conn:
             people = {n: await user_store.by_name(conn, n) for n in names}
         for name, user in people.items():
-            if user is None or user.disabled:
+            phone = (user.phone if user is not None else None) or roster[name].phone
+            if user is None and phone:
+                # Page the roster's phone anyway: someone on duty must hear of a waiting warning.
+                notice.missed.append(f"{name}: no such user yet — paged by the phone in workflow.yaml; "
+                                     "create the user (alerts users add) so they can approve")
+            elif user is None or user.disabled:
                 notice.missed.append(f"{name}: no such active user")
                 continue
-            if not self.service.policy.can(user, "approve"):
+            elif not self.service.policy.can(user, "approve"):
                 notice.missed.append(f"{name}: cannot approve (check the duty roster in workflow.yaml)")
                 continue
             for channel_name in self.config.escalation.channels:
@@ -115,16 +122,17 @@ class Escalator:
                 if channel is None or channel_name != "sms":
                     notice.missed.append(f"{name}: channel {channel_name} is not available for reminders")
                     continue
-                if not user.phone:
-                    notice.missed.append(f"{name}: no phone on record (alerts users add ... --phone)")
+                if not phone:
+                    notice.missed.append(f"{name}: no phone on record (alerts users add ... --phone, or phone: "
+                                         "in the duty roster of workflow.yaml)")
                     continue
-                item = Outbound(delivery_id=0, message_id=0, draft_id=draft.id, channel="sms", address=user.phone,
+                item = Outbound(delivery_id=0, message_id=0, draft_id=draft.id, channel="sms", address=phone,
                                 text=text, exercise=bool(draft.exercise), title="待审批提醒")
                 timed = await send_timed(channel, item)
                 if isinstance(timed.outcome, Ok):
                     notice.reached.append(name)
                 else:
-                    notice.missed.append(f"{name} ({mask_phone(user.phone)}): {timed.outcome.reason}")
+                    notice.missed.append(f"{name} ({mask_phone(phone)}): {timed.outcome.reason}")
         if not names:
             notice.missed.append(f"nobody is on the {notify} duty list in workflow.yaml")
         level = logging.INFO if notice.reached else logging.WARNING

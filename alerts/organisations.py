@@ -21,10 +21,14 @@ from alerts.store.engine import Database
 from alerts.store.tables import contacts, organisations
 
 REQUIRED_COLUMNS = ("key", "name", "kind", "area", "contacts")
-KINDS = ("school", "enterprise", "coal_mine", "community", "village")
+# family / volunteer_team: the 五进 audiences reached through 妇联 and 科技志愿服务队; media: newsrooms
+# groups; department: a member department's duty group (departments.yaml groups).
+KINDS = ("school", "enterprise", "coal_mine", "community", "village", "family", "volunteer_team", "media",
+         "department")
 CONTACT_CHANNELS = ("sms", "email", "wecom", "dingtalk", "feishu", "webhook", "notice")
 WEBHOOK_CHANNELS = ("wecom", "dingtalk", "feishu", "webhook")
-KIND_ZH = {"school": "学校", "enterprise": "企业", "coal_mine": "煤矿", "community": "社区", "village": "村"}
+KIND_ZH = {"school": "学校", "enterprise": "企业", "coal_mine": "煤矿", "community": "社区", "village": "村",
+           "family": "家庭", "volunteer_team": "科技志愿服务队", "media": "媒体", "department": "成员单位"}
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 CONTACTS_HELP = ("contacts are written 'channel:address', several separated by ';' or new lines, each "
                  "optionally followed by '|secret=...' and '|name=...', e.g. "

@@ -1,4 +1,4 @@
-"""Replies from phones, whichever provider carried them: opt-out, opt-in, help.
+"""Replies from phones, whichever provider carried them: opt-out, opt-in, help, acknowledgement.
 
 Every inbound channel (Twilio's signed webhook, a domestic provider's reply push or pull) hands the
 sender's number and the text here, so a reply means the same whoever delivered it.
@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alerts.events.acks import acknowledge_phone
 from alerts.recipients import mask_phone, normalise_phone, opt_in, opt_out
 from alerts.store import inbound
 
@@ -24,7 +25,7 @@ HELP_WORDS = {"HELP", "INFO", "帮助"}
 
 @dataclass(frozen=True)
 class Reply:
-    """What a reply meant: `kind` (opt_out, opt_in, help, ignored, replay) and the text to answer with, if any."""
+    """What a reply meant: `kind` (opt_out, opt_in, help, acknowledged, ignored, replay) and the text to answer with, if any."""
 
     kind: str
     answer: str | None = None
@@ -38,7 +39,8 @@ def keyword(body: str) -> str:
 async def handle_reply(conn: AsyncConnection, *, phone: str, body: str, provider: str, at: datetime,
                        service_name: str, message_id: str | None = None) -> Reply:
     """Act on one reply inside the caller's write transaction; the answer is for providers that can
-    answer in the same exchange (Twilio's TwiML), others may send it or not.
+    answer in the same exchange (Twilio's TwiML), others may send it or not. A reply "收到" or "1"
+    acknowledges event tasks and 叫应 sent to that number (alerts/events/acks.py).
 
     `message_id` is the provider's id of the inbound message (Twilio MessageSid): a message seen
     before is a replay (or the provider's retry) and changes nothing, so an old STOP cannot undo
@@ -51,6 +53,11 @@ async def handle_reply(conn: AsyncConnection, *, phone: str, body: str, provider
         return Reply("replay")
     word = keyword(body)
     actor = f"sms:{mask_phone(number)}"
+    # An acknowledgement (收到, 1) of a department task or a 叫应 sent to this number, in an open event.
+    acknowledged = await acknowledge_phone(conn, phone=number, word=word, via="sms", at=at)
+    if acknowledged:
+        log.info("reply from %s via %s acknowledged %d request(s)", mask_phone(number), provider, len(acknowledged))
+        return Reply("acknowledged", f"{service_name}：已确认您收到，谢谢。请按预案落实防御措施。")
     if word in STOP_WORDS:
         await opt_out(conn, phone=number, how=f"sms:{word}", at=at, actor=actor, origin=provider)
         log.info("reply %s from %s via %s: opted out", word, mask_phone(number), provider)

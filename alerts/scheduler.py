@@ -55,6 +55,10 @@ class Background:
 
         self.scheduler.add_job(Escalator(self.service, wake=self.outbox_wakeup.set).run_once, "interval", seconds=30,
                                id="escalation", max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
+        # Events: department task notices and 叫应, escalated while nobody acknowledges (events.yaml).
+        self.scheduler.add_job(self.service.events.run_once, "interval",
+                               seconds=self.service.events.config.check_every_seconds, id="event-acks",
+                               max_instances=1, coalesce=True, next_run_time=self.service.clock.now())
         # A lease cannot expire sooner than lease_seconds, so checking more often than that is wasted work.
         reclaim_every = min(30.0, settings.channels.outbox.lease_seconds)
         self.scheduler.add_job(self.service.worker.reclaim, "interval", seconds=reclaim_every, id="reclaim",

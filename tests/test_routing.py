@@ -81,7 +81,8 @@ def test_orange_reaches_enterprises_and_yellow_does_not(service: Service) -> Non
     yellow = plan_of(service, variant("y1", level="yellow"))
     assert [m.route for m in orange.matched] == ["(defaults)", "warnings", "warnings.severe"]
     assert [m.route for m in yellow.matched] == ["(defaults)", "warnings", "warnings.routine"]
-    assert audiences(orange) == {"residents", "schools", "enterprises", "villages"}
+    # Rainstorm has texts of its own for 妇联's family groups and 科技志愿服务队 (optional yields).
+    assert audiences(orange) == {"residents", "schools", "enterprises", "villages", "families", "volunteers"}
     assert audiences(yellow) == {"residents", "schools", "villages"}
     zh = {d.template for d in orange.drafts if d.channel == "sms" and d.language == "zh-CN"}
     assert zh == {"rainstorm.orange.residents.sms"}

@@ -29,7 +29,8 @@ log = logging.getLogger("alerts.channels.notice")
 # Draft states in which a message has been approved for the public.
 APPROVED_STATES = ("dispatching", "sent", "partly_failed")
 AUDIENCE_GREETING = {"schools": "各学校、幼儿园", "enterprises": "各企业、煤矿", "villages": "各村（社区）",
-                     "communities": "各社区", "residents": "广大居民朋友", "elderly": "各位老年朋友"}
+                     "communities": "各社区", "residents": "广大居民朋友", "elderly": "各位老年朋友",
+                     "families": "各位家长、家人们", "volunteers": "各科技志愿服务队", "media": "各媒体"}
 _TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                           undefined=jinja2.StrictUndefined)
@@ -94,6 +95,8 @@ class Published:
                 f"{hazard}{level}{changed} · 防御提示"
         if self.kind == "campaign":
             return f"{hazard}应急科普" if hazard else "应急科普宣传"
+        if self.kind in ("policy", "rumour_response"):  # marked as such in the feeds (alerts/events)
+            return "政策解读" if self.kind == "policy" else "辟谣 · 舆情回应"
         suffix = {"update": "预警更新 · 防御提示", "correction": "预警 · 更正提示"}.get(self.kind, "预警 · 防御科普提示")
         return f"{hazard}{level}{suffix}" if hazard else "应急科普提示"
 

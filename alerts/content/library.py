@@ -16,7 +16,8 @@ import yaml
 from alerts.content.hazards import Hazard, default_hazards
 
 LEVELS = ("blue", "yellow", "orange", "red")
-AUDIENCES = ("residents", "communities", "villages", "schools", "enterprises", "elderly")
+AUDIENCES = ("residents", "communities", "villages", "schools", "enterprises", "elderly", "families", "volunteers",
+             "media")
 CHANNELS = ("sms", "notice", "im", "voice")
 LANGUAGES = ("zh-CN", "en")
 # Alert stages follow a warning's life (alerts/chain.py): warning (发布), raise (升级), lower (降级),

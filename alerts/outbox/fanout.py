@@ -43,6 +43,10 @@ ORG_AUDIENCES: dict[str, tuple[str, ...]] = {
     "enterprises": ("enterprise", "coal_mine"),
     "villages": ("village",),
     "communities": ("community",),
+    # 五进: families (through 妇联's contacts) and 科技志愿服务队; newsrooms for rumour responses (alerts/events).
+    "families": ("family",),
+    "volunteers": ("volunteer_team",),
+    "media": ("media",),
 }
 # Which contact channels carry each message channel.
 IM_CONTACTS = ("wecom", "dingtalk", "feishu", "webhook")

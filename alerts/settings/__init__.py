@@ -56,6 +56,7 @@ class Secrets:
     cap_signing_key: str | None = None
     cap_signing_cert: str | None = None
     metrics_token: str | None = None  # what Prometheus sends as its bearer token for /metrics
+    link_secret: str | None = None  # signs one-click acknowledgement links (alerts/events/links.py)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -76,6 +77,7 @@ class Secrets:
             cap_signing_key=env.get("ALERTS_CAP_SIGNING_KEY"),
             cap_signing_cert=env.get("ALERTS_CAP_SIGNING_CERT"),
             metrics_token=env.get("ALERTS_METRICS_TOKEN"),
+            link_secret=env.get("ALERTS_LINK_SECRET"),
         )
 
     @property
@@ -236,10 +238,12 @@ def load_settings(config_dir: str | Path, env: dict[str, str] | None = None) -> 
     cross = cross_check(settings)
     # Optional files of later stages are validated now too, so start-up refuses them early.
     from alerts.settings.chains import chains_config
+    from alerts.settings.departments import departments_config
+    from alerts.settings.events import events_config
     from alerts.settings.notices import notices_config
     from alerts.settings.retention import retention_config
 
-    for loader in (notices_config, retention_config, chains_config):
+    for loader in (notices_config, retention_config, chains_config, events_config, departments_config):
         try:
             loader(settings)
         except ConfigError as exc:

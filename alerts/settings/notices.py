@@ -39,7 +39,8 @@ class FeedSection(Section):
     title: str = "高平市应急科普预警信息"
     # Message audiences whose texts are meant for the public (the media centre republishes them).
     public_audiences: list[str] = Field(default_factory=lambda: ["residents", "elderly"])
-    kinds: list[str] = Field(default_factory=lambda: ["warning", "update", "all_clear", "correction"])
+    kinds: list[str] = Field(default_factory=lambda: ["warning", "update", "all_clear", "correction", "policy",
+                                                      "rumour_response"])
     # The feed is for the media centre and screens: one entry per message in these languages.
     languages: list[str] = Field(default_factory=lambda: ["zh-CN"])
     max_entries: int = Field(50, ge=1, le=500)

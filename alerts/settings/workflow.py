@@ -21,6 +21,12 @@ PERMISSIONS: dict[str, str] = {
     "view_audit": "read the audit log",
     "manage_users": "add and disable users, create API tokens",
     "manage_settings": "change settings",
+    # Events (alerts/events): the coordination mechanism at work.
+    "manage_events": "open and close events, record an acknowledgement given by telephone",
+    "work_tasks": "acknowledge and complete a department's event tasks",
+    "draft_policy": "draft policy explanations (政策解读) from reviewed skeletons",
+    "record_rumour": "record rumours and draft rumour responses (舆情引导)",
+    "sign_off_rumour": "sign off rumour responses (宣传部)",
 }
 
 DEFAULT_ROLES: dict[str, list[str]] = {
@@ -31,6 +37,9 @@ DEFAULT_ROLES: dict[str, list[str]] = {
     "source": ["push_alerts"],
     "observer": ["view", "view_audit"],
     "admin": ["view", "view_audit", "manage_users", "manage_settings"],
+    "coordinator": ["view", "manage_events", "work_tasks"],
+    "department": ["view", "work_tasks", "draft_policy", "record_rumour"],
+    "publicity": ["view", "sign_off_rumour", "record_rumour", "work_tasks"],
 }
 ESCALATION_LEVELS = ("default", "blue", "yellow", "orange", "red")
 
@@ -69,9 +78,21 @@ class EscalationSection(Section):
         return self.steps.get(level or "default") or self.steps.get("default", [])
 
 
+class DutyPerson(Section):
+    """One approver on the duty roster: a console user, with the phone that pages them."""
+
+    user: str
+    name: str = ""
+    phone: str | None = None  # used when the user has no phone on record (or does not exist yet)
+
+
 class DutySection(Section):
-    primary: list[str] = Field(default_factory=list)  # user names on duty
-    backup: list[str] = Field(default_factory=list)
+    # User names, or {user, name, phone} entries, on duty; backups are paged when primaries are silent.
+    primary: list[str | DutyPerson] = Field(default_factory=list)
+    backup: list[str | DutyPerson] = Field(default_factory=list)
+
+    def people(self, which: Literal["primary", "backup"]) -> list[DutyPerson]:
+        return [p if isinstance(p, DutyPerson) else DutyPerson(user=p) for p in getattr(self, which)]
 
 
 class PolicySection(Section):

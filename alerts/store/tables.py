@@ -523,3 +523,168 @@ inbound_seen = Table(
     ts("received_at", nullable=False),
     Index("ix_inbound_seen_received_at", "received_at"),
 )
+
+# --- events: the coordination mechanism at work (alerts/events) ----------------------------------
+
+# One event (事件) per emergency: it groups warning chains, drafts, tasks, acknowledgements,
+# policy explanations and rumour responses until it is closed.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("title", String(200), nullable=False),
+    Column("hazard", String(60), nullable=True),
+    Column("level", String(10), nullable=True),  # the highest level seen in its chains
+    Column("areas", JSON, nullable=False),  # township codes
+    Column("state", String(20), nullable=False),  # open, closed
+    Column("origin", String(20), nullable=False),  # warning, emergency, manual
+    ts("opened_at", nullable=False),
+    Column("opened_by", String(100), nullable=False),
+    ts("closed_at", nullable=True),
+    Column("closed_by", String(100), nullable=True),
+    Column("close_note", Text, nullable=False, default=""),
+    ts("updated_at", nullable=False),
+    Index("ix_events_state", "state"),
+)
+
+# A warning chain belongs to one event at most (unique), so replicas never open two for one chain.
+event_chains = Table(
+    "event_chains",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("chain_id", BigInteger, nullable=False, unique=True),
+    ts("linked_at", nullable=False),
+)
+
+# The event's own record of what happened, in order: the timeline's backbone.
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    ts("at", nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("kind", String(40), nullable=False),  # opened, linked, task, callout, ack, policy, rumour, closed, ...
+    Column("text", Text, nullable=False),  # for people, in Chinese
+    Column("ref", String(100), nullable=False, default=""),  # "draft:12", "task:3", "request:7"
+    Index("ix_event_log_event_id", "event_id"),
+)
+
+event_tasks = Table(
+    "event_tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("department", String(40), nullable=False),
+    Column("task", String(60), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    ts("due_at", nullable=False),
+    Column("state", String(20), nullable=False),  # open, acknowledged, done
+    ts("created_at", nullable=False),
+    ts("done_at", nullable=True),
+    Column("done_by", String(100), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("event_id", "department", "task", name="uq_event_tasks_event_department_task"),
+)
+
+# The roster of responsible persons for 叫应: township heads, village party secretaries, safety
+# officers of institutions, township duty offices. Phones are kept like residents' (E.164) so an
+# SMS reply can be matched; they are shown masked.
+responsible_persons = Table(
+    "responsible_persons",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(100), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(60), nullable=False, default=""),  # 镇长, 村党支部书记, 安全员, 值班室
+    Column("level", String(20), nullable=False),  # township, village, institution, duty_office
+    Column("area", String(12), nullable=False),  # township code
+    Column("unit", String(200), nullable=False, default=""),  # village or institution name
+    Column("kind", String(40), nullable=False, default=""),  # institution kind: school, coal_mine, enterprise
+    Column("rank", Integer, nullable=False, default=1),  # 1 is asked first
+    Column("phone", String(20), nullable=False),
+    Column("status", String(20), nullable=False, default="active"),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    Index("ix_responsible_persons_phone", "phone"),
+    Index("ix_responsible_persons_area", "area"),
+)
+
+# What must be acknowledged in an event: a task, or a unit (township, village, institution) under
+# 叫应. Escalation moves `step` forward (compare-and-set, so replicas never double a step) until
+# someone of the unit acknowledges.
+ack_requests = Table(
+    "ack_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # task, callout, institution
+    Column("unit_key", String(300), nullable=False),  # "task:3", "township:140581101", "village:140581101:东周村"
+    Column("unit_name", String(200), nullable=False),
+    Column("area", String(12), nullable=False, default=""),
+    Column("task_id", ForeignKey("event_tasks.id"), nullable=True),
+    Column("state", String(20), nullable=False),  # waiting, acknowledged, stopped
+    Column("step", Integer, nullable=False, default=-1),  # -1 before the first notice
+    ts("next_at", nullable=True),  # when the next step is due; None when no step is left
+    ts("created_at", nullable=False),
+    ts("ack_at", nullable=True),
+    Column("ack_by", String(200), nullable=True),  # the person's name (or the console user)
+    Column("ack_person", String(120), nullable=True),  # person key
+    Column("ack_via", String(20), nullable=True),  # sms, voice, link, console
+    Column("ack_text", String(200), nullable=True),
+    UniqueConstraint("event_id", "unit_key", name="uq_ack_requests_event_unit"),
+    Index("ix_ack_requests_due", "state", "next_at"),
+)
+
+ack_attempts = Table(
+    "ack_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", ForeignKey("ack_requests.id"), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("step_kind", String(20), nullable=False),  # first, repeat, next, duty_office
+    ts("at", nullable=False),
+    Column("person", String(120), nullable=False),  # person key: "p:<key>", "d:<dept>:<contact>", "g:<org key>"
+    Column("person_name", String(200), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("address_hint", String(100), nullable=False, default=""),  # masked
+    # The number a phone notice went to (E.164, like residents'), so a reply "收到" finds what it answers.
+    Column("phone", String(20), nullable=True),
+    Column("outcome", String(20), nullable=False),  # sent, failed, unreachable
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_ack_attempts_request_id", "request_id"),
+    Index("ix_ack_attempts_phone", "phone"),
+)
+
+# Rumours recorded during an event, and the drafts (policy explanations, rumour responses) made
+# for it from reviewed skeletons.
+rumours = Table(
+    "rumours",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("claim", Text, nullable=False),  # what is being said
+    Column("seen_where", String(200), nullable=False),
+    ts("seen_at", nullable=False),
+    Column("recorded_by", String(100), nullable=False),
+    ts("recorded_at", nullable=False),
+    Column("state", String(20), nullable=False),  # recorded, responding, dismissed
+    Index("ix_rumours_event_id", "event_id"),
+)
+
+event_drafts = Table(
+    "event_drafts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("events.id"), nullable=False),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # policy, rumour_response
+    Column("skeleton", String(60), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("department", String(40), nullable=True),
+    Column("rumour_id", ForeignKey("rumours.id"), nullable=True),
+    ts("created_at", nullable=False),
+    Index("ix_event_drafts_event_id", "event_id"),
+)

@@ -8,6 +8,9 @@ from typing import Any
 from alerts.settings.workflow import PolicySection, WorkflowConfig
 from alerts.store.users import User
 
+# Drafts that also need a sign-off (宣传部, permission sign_off_rumour) before approval (alerts/events).
+SIGN_OFF_KINDS = ("rumour_response",)
+
 
 class Refused(Exception):
     """An action the policy does not allow; the message says why and what would allow it."""
@@ -75,6 +78,8 @@ class Policy:
             zh.append("内容经过修改或模板未审：须先由专家审核，再由审批人批准")
         elif changed:
             zh.append("修改后的内容已由专家审核")
+        if draft.kind in SIGN_OFF_KINDS:
+            zh.append("辟谣回应：专家审核后须经宣传部审签，再由审批人批准")
         return Verdict(name, expedited, required, needs_expert, "; ".join(parts), zh)
 
     def excluded_approvers(self, draft: Any, messages: list[Any], approvals: list[Any],
@@ -106,6 +111,8 @@ class Policy:
                           "another person must approve it")
         if any(a.user_name == user.name and a.decision == "approve" for a in approvals):
             raise Refused(f"'{user.name}' has already approved draft {draft.id}; it needs another approver", 409)
+        if draft.kind in SIGN_OFF_KINDS and not any(a.decision == "sign_off" for a in approvals):
+            raise Refused(f"draft {draft.id} is a rumour response: 宣传部 must sign it off before approval", 409)
         return v
 
     def check_review(self, user: User, draft: Any, messages: list[Any]) -> None:

@@ -121,9 +121,19 @@ async def deliveries_of(conn: asyncpg.Connection, draft_ids: list[int]) -> list[
         draft_ids)
 
 
+# Sent straight to duty people, not as deliveries: department tasks and 叫应 (alerts/events), and the
+# reminders to the approvers on duty (workflow.yaml duty roster).
+EVENT_NOTICES = ("【任务】", "【叫应】", "【请确认】", "待审批：")
+
+
 def sent_records(server: TwilioLikeServer, since: int) -> list[tuple[str, str]]:
-    """What reached the Twilio-like server since request number `since`: (to, body)."""
-    return [(r.to, unsigned(r.body)) for r in server.requests[since:]]
+    """What reached the Twilio-like server since request number `since`: (to, body), duty notices aside."""
+    return [(r.to, unsigned(r.body)) for r in server.requests[since:]
+            if not unsigned(r.body).startswith(EVENT_NOTICES)]
+
+
+def event_notices(server: TwilioLikeServer) -> list[tuple[str, str]]:
+    return [(r.to, unsigned(r.body)) for r in server.requests if unsigned(r.body).startswith(EVENT_NOTICES)]
 
 
 def key_of(row: asyncpg.Record) -> tuple[str, str]:
@@ -185,6 +195,8 @@ async def test_replicas_share_the_work_without_duplicates_and_survive_a_killed_r
             sent = collections.Counter(sent_records(server, 0))
             expected = collections.Counter(key_of(r) for r in rows)
             assert sent == expected, "no duplicate and no loss at the SMS side"
+            notices = collections.Counter(event_notices(server))
+            assert notices and max(notices.values()) == 1, "each duty notice once, whichever replica sent it"
 
             # --- each feed entry processed once across the replicas ------------------------------
             async def feed_done() -> bool:

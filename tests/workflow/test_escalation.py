@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from alerts.escalation import Escalator
@@ -17,7 +18,7 @@ DUTY = "duty:\n  primary: [wang.approver]\n  backup: [zhao.approver]\n"
 
 async def _world(config_dir: Path, database_url: str, *, auto_release: str = "null") -> World:
     text = (config_dir / "workflow.yaml").read_text(encoding="utf-8")
-    text = text.replace("duty:\n  primary: []\n  backup: []\n", DUTY)
+    text = re.sub(r"(?ms)^duty:\n.*?(?=^\S)", DUTY, text)  # the shipped roster names example users
     text = text.replace("auto_release_red_after_minutes: null", f"auto_release_red_after_minutes: {auto_release}")
     return await build_world(config_dir, database_url, workflow_yaml=text)
 
