@@ -34,9 +34,11 @@ BEICHENG_HEAD = "+8613900004001"  # a township the warning does not cover
 class Served:
     def __init__(self, world: World, base: str, http: aiohttp.ClientSession):
         self.world, self.base, self.http = world, base, http
+        self.replies = 0
 
     async def sms_reply(self, phone: str, body: str) -> str:
-        form = {"From": phone, "Body": body}
+        self.replies += 1  # each inbound message has its own MessageSid; a repeated one is a replay
+        form = {"From": phone, "Body": body, "MessageSid": f"SM{self.replies:032x}"}
         path = "/hooks/twilio/inbound"
         signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + path, form)
         async with self.http.post(self.base + path, data=form, headers={"X-Twilio-Signature": signature}) as r:
