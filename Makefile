@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 	$(BIN)/alerts serve
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check alerts tests bench
