@@ -308,6 +308,12 @@ deliveries = Table(
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     ts("sent_at", nullable=True),
+    # When the last provider request started (the worker marks it in flight then): an in-doubt
+    # delivery is looked up at the provider from this time on.
+    ts("attempted_at", nullable=True),
+    # How an in-doubt delivery was settled: found (the provider has it), callback (its status callback
+    # had come), not_found (sent again), unknowable (the in-doubt policy decided). NULL: not yet.
+    Column("reconciled", String(20), nullable=True),
     UniqueConstraint("message_id", "recipient_key", "channel", name="uq_deliveries_message_recipient_channel"),
     Index("ix_deliveries_claim", "state", "priority", "next_attempt_at"),
     Index("ix_deliveries_provider_id", "provider_id"),
@@ -421,4 +427,21 @@ problems = Table(
     ts("resolved_at", nullable=True),
     Column("resolved_by", String(100), nullable=True),
     Index("ix_problems_resolved_at", "resolved_at"),
+)
+
+# --- delivery: shared send budgets and pauses (issue 13) -------------------------------------------
+
+# One row per rate-limited key ("sms:+8613...", "sms:MG..." for a sender, "dingtalk:contact:7" for a
+# robot, "sms" for a whole channel): a token bucket every worker process takes from in a transaction,
+# so N replicas together keep the configured rate; and a pause after an account-level provider fault.
+send_budgets = Table(
+    "send_budgets",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),  # wall-clock seconds of the last refill
+    ts("paused_until", nullable=True),
+    Column("pauses", Integer, nullable=False, default=0),  # consecutive pauses, for the backoff
+    Column("pause_code", String(40), nullable=True),  # set while a pause problem is open
+    Column("pause_reason", Text, nullable=False, default=""),
 )
