@@ -78,8 +78,8 @@ async def status(conn: AsyncConnection, now: datetime) -> OutboxStatus:
     out.oldest_due_seconds = (now - oldest_due).total_seconds() if oldest_due else 0.0
     out.deferred = out.by_state.get("queued", 0) - out.due
     _, out.oldest_open_seconds = await depth(conn, now)
-    reasons = await conn.execute(select(func.coalesce(deliveries.c.error_code, ""), func.count())
-                                 .where(queued).group_by(func.coalesce(deliveries.c.error_code, "")))
+    reasons = await conn.execute(select(deliveries.c.error_code, func.count())
+                                 .where(queued).group_by(deliveries.c.error_code))
     out.waiting_reasons = {(code or "new"): int(n) for code, n in reasons}
     out.stuck_in_flight = int((await conn.execute(select(func.count()).where(and_(
         deliveries.c.state == "in_flight", deliveries.c.lease_until < now)))).scalar() or 0)

@@ -54,6 +54,8 @@ class FakeTwilio:
     """Behaviour and records of the fake; `plan[to]` lists (status, code[, Retry-After]) answers to give first."""
 
     plan: dict[str, list[Plan]] = field(default_factory=dict)
+    # The same, by sender (From or MessagingServiceSid): a number whose queue is full answers so.
+    plan_from: dict[str, list[Plan]] = field(default_factory=dict)
     delay: float = 0.0
     record: bool = True
     # A share of all create requests answered with an error instead: {429: 0.02, 500: 0.01}.
@@ -102,7 +104,7 @@ class FakeTwilio:
         to = str(form.get("To", ""))
         if self.delay:
             await asyncio.sleep(self.delay)
-        planned = self.plan.get(to)
+        planned = self.plan.get(to) or self.plan_from.get(str(form.get("From") or form.get("MessagingServiceSid")))
         if planned:
             status, code, *after = planned.pop(0)
             if status != 201:
