@@ -75,6 +75,9 @@ class FirstRequest:
     async def close(self) -> None:
         await self.inner.close()
 
+    def sender_paces(self) -> dict[str, Any]:
+        return self.inner.sender_paces()  # the shared rate budget is part of the path measured
+
 
 async def worker_path(url: str, base: str, count: int) -> dict[str, Any]:
     db = Database(url)
@@ -94,7 +97,7 @@ async def worker_path(url: str, base: str, count: int) -> dict[str, Any]:
                                           areas=["140581101"], text=TEXT)])
     config = ChannelsConfig.model_validate({
         "sms": {"messages_per_second": 1_000_000, "burst": 10_000, "concurrency": CONCURRENCY},
-        "outbox": {"batch_size": 500, "lanes": 3}})
+        "outbox": {"batch_size": 500}})
     channel = FirstRequest(TwilioSmsChannel(
         account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, messaging_service_sid=MESSAGING_SERVICE_SID, senders=[],
         status_callback_base="https://alerts.example.cn", api_base_url=base, messages_per_second=1_000_000,

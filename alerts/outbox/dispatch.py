@@ -30,7 +30,9 @@ log = logging.getLogger("alerts.outbox")
 UNSUBSCRIBED_CODES = {"21610"}
 # How long the writer lets outcomes gather before a transaction, when few senders are free: fewer,
 # larger transactions cost the event loop less than one per outcome.
-GATHER_SECONDS = 0.004
+GATHER_SECONDS = 0.012
+# Pauses set by other processes are read again at most this often (this process's own at once).
+PAUSES_REFRESH_SECONDS = 0.5
 
 
 class Round:
@@ -52,6 +54,11 @@ class Round:
         self.claims = 0
         self.not_before = 0.0  # no claim before this (monotonic): the budget has no token yet
         self.open_pause_keys: set[str] = set()
+        self.pauses_read_at = -1e9
+        self.pauses: dict[str, Any] = {}
+        self.meta: dict[int, Any] = {}  # message texts, kept between claims
+        self.conn: Any = None
+        self.conn_context: Any = None
         if getattr(worker, "_pacer", None) is None:
             worker._pacer = Pacer(worker.channels, worker.config)  # type: ignore[attr-defined]
         self.pacer: Pacer = worker._pacer  # type: ignore[attr-defined]
@@ -69,7 +76,24 @@ class Round:
             for _ in tasks:
                 self.units.put_nowait(None)
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.conn is not None:
+                await self.conn_context.__aexit__(None, None, None)  # type: ignore[union-attr]
         return self.result
+
+    async def _connection(self) -> Any:
+        """The writer's own connection, opened once per round (and again after an error)."""
+        if self.conn is None:
+            self.conn_context = self.w.db.held()
+            self.conn = await self.conn_context.__aenter__()
+        return self.conn
+
+    async def _drop_connection(self) -> None:
+        if self.conn is not None:
+            conn_context, self.conn = self.conn_context, None
+            try:
+                await conn_context.__aexit__(None, None, None)  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - a broken connection is dropped either way
+                log.debug("outbox: closing a broken writer connection failed", exc_info=True)
 
     async def _sender_task(self) -> None:
         while True:
@@ -141,7 +165,7 @@ class Round:
         done, self.done = self.done, []
         now = self.w.clock.now()
         try:
-            async with self.w.db.write() as conn:
+            async with self.w.db.write_on(await self._connection()) as conn:
                 paused = await self._record(conn, done, now)
                 units: list[Unit] = []
                 if claim:
@@ -149,9 +173,12 @@ class Round:
         except Exception:  # noqa: BLE001 - nothing is lost: the outcomes are kept and written again
             log.exception("outbox: recording %d outcomes failed; trying again shortly", len(done))
             self.done = done + self.done
+            await self._drop_connection()
             await asyncio.sleep(0.5)
             return
-        self.w.pauses.update(paused)
+        if paused:
+            self.w.pauses.update(paused)
+            self.w.pauses_changed = True
         self.held -= len(done)
         self._tally(done)
         if claim:
@@ -191,6 +218,7 @@ class Round:
                                             cap=self.config.pause.max_seconds, code=d.pause.code,
                                             reason=d.pause.reason)
                 paused[key] = pause.until
+                self.w.pauses_changed = True  # the claim in this same transaction reads it again
                 await problems.report(
                     conn, key=f"channel_paused:{key}", kind="channel_paused", severity=d.pause.severity,
                     subject=f"channel:{d.item.channel}", at=now,
@@ -214,13 +242,18 @@ class Round:
                 await problems.resolve(conn, f"channel_paused:{key}", at=now)
                 self.open_pause_keys.discard(key)
                 self.w.pauses.pop(key, None)
+                self.w.pauses_changed = True
                 log.info("outbox: %s sends again; its pause is over", key)
         return paused
 
     async def _claim(self, conn: Any, now: datetime, free: int) -> list[Unit]:
-        pauses = await budgets.active_pauses(conn, now)
-        self.open_pause_keys = {k for k, p in pauses.items() if p.code}
-        self.w.pauses = {k: p.until for k, p in pauses.items() if p.until > now}
+        if self.w.pauses_changed or time.monotonic() - self.pauses_read_at > PAUSES_REFRESH_SECONDS:
+            self.pauses = await budgets.active_pauses(conn, now)
+            self.pauses_read_at = time.monotonic()
+            self.w.pauses_changed = False
+            self.open_pause_keys = {k for k, p in self.pauses.items() if p.code}
+            self.w.pauses = {k: p.until for k, p in self.pauses.items() if p.until > now}
+        pauses = self.pauses
         paused_channels = [name for name in self.w.channels if name in self.w.pauses]
         owner, lease = self.w.owner, self.config.outbox.lease_seconds
         units: list[Unit] = []
@@ -230,7 +263,8 @@ class Round:
             if name in paused_channels or left <= 0:
                 continue
             size = max(1, int(channel.max_batch))  # type: ignore[attr-defined]
-            got = await store.claim(conn, owner=owner, now=now, lease_seconds=lease, limit=left * size, channels=[name])
+            got = await store.claim(conn, owner=owner, now=now, lease_seconds=lease, limit=left * size, channels=[name],
+                                    meta_cache=self.meta)
             rows.extend(got)
             groups: dict[object, list[Claimed]] = {}
             for item in got:
@@ -241,7 +275,7 @@ class Round:
         if left > 0:
             got = await store.claim(conn, owner=owner, now=now, lease_seconds=lease,
                                     limit=min(left, self.config.outbox.batch_size),
-                                    exclude=paused_channels + list(self.batch_channels))
+                                    exclude=paused_channels + list(self.batch_channels), meta_cache=self.meta)
             rows.extend(got)
             units.extend(Unit(item.channel, [item]) for item in got)
         if not rows:

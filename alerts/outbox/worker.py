@@ -74,6 +74,7 @@ class Worker:
         self._last_close = 0.0
         # Pauses this process knows of, key -> until (refreshed from the database at every claim).
         self.pauses: dict[str, datetime] = {}
+        self.pauses_changed = True
 
     async def run_once(self, max_batches: int | None = None) -> BatchResult:
         """Send what is due; return when nothing is due, after `max_batches` claims, or after a short

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alerts.store import batched
 from alerts.store.tables import deliveries, delivery_attempts, drafts, messages
 
 OPEN_STATES = ("queued", "in_flight")
@@ -67,7 +68,8 @@ _IN_DOUBT_OPEN = and_(deliveries.c.in_doubt.is_(True), deliveries.c.reconciled.i
 
 
 async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float, limit: int,
-                channels: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> list[Claimed]:
+                channels: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                meta_cache: dict[int, Any] | None = None) -> list[Claimed]:
     """Claim up to `limit` due deliveries, marking them in flight: the worker calls the provider right
     after this commits, and claims no more than it has requests free, so what is in flight here is
     what is really in flight.
@@ -75,6 +77,8 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
     One UPDATE ... RETURNING takes the rows (PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never
     claim the same row); one more query reads their messages' texts, usually a single row.
     `channels` limits the claim to those channels; `exclude` leaves paused or spent ones queued.
+    `meta_cache` keeps messages' texts between claims: they do not change once approved (a withdrawal
+    turns the queued deliveries themselves to withdrawn, so no claim sees them afterwards).
     """
     if limit <= 0:
         return []
@@ -105,11 +109,17 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
     )).all()
     if not taken:
         return []
-    meta = {r.id: r for r in await conn.execute(
-        select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
-               drafts.c.state.label("draft_state"), drafts.c.expires_at, drafts.c.decided_at)
-        .join(drafts, drafts.c.id == messages.c.draft_id)
-        .where(messages.c.id.in_({r.message_id for r in taken})))}
+    meta = meta_cache if meta_cache is not None else {}
+    wanted = {r.message_id for r in taken} - set(meta)
+    if wanted:
+        if meta_cache is not None and len(meta_cache) > 1000:
+            meta_cache.clear()
+            wanted = {r.message_id for r in taken}
+        meta.update({r.id: r for r in await conn.execute(
+            select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
+                   drafts.c.state.label("draft_state"), drafts.c.expires_at, drafts.c.decided_at)
+            .join(drafts, drafts.c.id == messages.c.draft_id)
+            .where(messages.c.id.in_(wanted)))})
     doubtful = [r.id for r in taken if r.in_doubt and r.reconciled is None]
     since: dict[int, datetime | None] = {}
     if doubtful:
@@ -131,23 +141,12 @@ _LEASED = and_(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "in_f
 
 
 async def finish_many(conn: AsyncConnection, items: list[Finished], *, owner: str, now: datetime) -> None:
-    """Record a batch of outcomes (two statements, not one per delivery), only where this worker
-    still holds the lease, and every provider attempt alongside."""
+    """Record a batch of outcomes, only where this worker still holds the lease, and every provider
+    attempt alongside: sent ones in one statement (alerts/store/batched.py), the others with one more."""
     sent = [i for i in items if i.state == "sent"]
     other = [i for i in items if i.state != "sent"]
-    if sent:
-        # A status callback can beat this record (Twilio is fast): what it reported is kept.
-        await conn.execute(
-            update(deliveries).where(_LEASED).values(
-                state=case((_PROVIDER_STATUS == "delivered", "delivered"),
-                           (or_(_PROVIDER_STATUS == "undelivered", _PROVIDER_STATUS == "failed"), "failed"), else_="sent"),
-                provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_pid")),
-                provider_status=func.coalesce(_PROVIDER_STATUS, bindparam("b_pstatus")),
-                reconciled=func.coalesce(bindparam("b_rec", type_=deliveries.c.reconciled.type), deliveries.c.reconciled),
-                error="", sent_at=now, updated_at=now, lease_owner=None, lease_until=None),
-            [{"b_id": i.id, "b_owner": owner, "b_pid": i.provider_id, "b_pstatus": i.provider_status,
-              "b_rec": i.reconciled} for i in sent],
-        )
+    await batched.mark_sent(conn, [{"id": i.id, "pid": i.provider_id, "ps": i.provider_status, "rec": i.reconciled}
+                                   for i in sent], owner=owner, now=now)
     if other:
         await conn.execute(
             update(deliveries).where(_LEASED).values(
@@ -161,10 +160,8 @@ async def finish_many(conn: AsyncConnection, items: list[Finished], *, owner: st
               "b_next": i.next_attempt_at, "b_rec": i.reconciled, "b_undo": 1 if i.undo_attempt else 0}
              for i in other],
         )
-    attempts = [dict(delivery_id=i.id, at=now, outcome=i.outcome, error_code=i.error_code, detail=i.error[:500],
-                     latency_ms=i.latency_ms) for i in items if i.outcome is not None]
-    if attempts:
-        await conn.execute(delivery_attempts.insert(), attempts)
+    await batched.add_attempts(conn, [{"id": i.id, "o": i.outcome, "c": i.error_code, "d": i.error[:500] or None,
+                                       "ms": i.latency_ms} for i in items if i.outcome is not None], now=now)
 
 
 async def release(conn: AsyncConnection, items: list[tuple[int, datetime | None]], *, owner: str,
