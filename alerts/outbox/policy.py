@@ -38,6 +38,9 @@ def past_due(item: Claimed, now: datetime, config: ChannelsConfig) -> Finished |
         return Finished(item.id, "withdrawn", error="the draft was withdrawn before sending", undo_attempt=True)
     if item.expires_at is not None and item.expires_at <= now:
         return Finished(item.id, "expired", error="its alert expired before it could be sent", undo_attempt=True)
+    if item.draft_kind == "campaign" and item.attempts > config.retry.campaign_max_attempts:
+        return Finished(item.id, "failed", error_code="attempts", undo_attempt=True,
+                        error=f"gave up after {item.attempts - 1} attempts (campaigns keep a short budget)")
     limit = ceiling(item, config)
     if item.draft_kind != "campaign" and item.expires_at is None and limit is not None and limit <= now:
         return Finished(item.id, "failed", error_code="ceiling", undo_attempt=True,

@@ -254,3 +254,33 @@ async def test_a_status_callback_that_came_settles_an_in_doubt_delivery_without_
         result = await store.reclaim(conn, now=START + timedelta(seconds=61), dead_owners=[])
         row = (await conn.execute(select(deliveries))).one()
     assert (result.settled, row.state, row.reconciled, row.provider_id) == (1, "delivered", "callback", "SM1")
+
+
+async def test_carrier_callbacks_queue_again_what_sending_again_can_cure(database: Any, fake: Any) -> None:
+    server, url = fake
+    async with database.write() as conn:
+        await add_residents(conn, 3, at=START)
+        await approved_draft(conn, at=START)
+    clock = ManualClock(START)
+    sms = channel(url, clock, concurrency=3)
+    w = worker(database, sms, clock, concurrency=3)
+    try:
+        await w.drain()
+        sent = await ledger(database)
+        answers = {phone(0): "30003", phone(1): "30001", phone(2): "30005"}  # unreachable, queue overflow, unknown
+        async with database.write() as conn:
+            for number, code in answers.items():
+                await store.apply_status(conn, delivery_id=sent[number].id, provider_id=sent[number].provider_id,
+                                         status="undelivered", error_code=code, now=clock.now())
+        got = await ledger(database)
+        assert (got[phone(0)].state, got[phone(0)].attempts, got[phone(0)].provider_id) == ("queued", 1, None)
+        assert (got[phone(1)].state, got[phone(1)].attempts) == ("queued", 0), "the account's fault: no attempt spent"
+        assert (got[phone(2)].state, got[phone(2)].error_code) == ("failed", "30005"), "unknown number: ended"
+        assert (await problem(database, "channel_paused:sms")).resolved_at is None
+        clock.advance(minutes=2)
+        await w.drain()
+    finally:
+        await sms.close()
+    got = await ledger(database)
+    assert got[phone(0)].state == got[phone(1)].state == "sent" and server.by_to[phone(0)] == 2
+    assert (await problem(database, "channel_paused:sms")).resolved_at is not None
