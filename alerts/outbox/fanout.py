@@ -121,7 +121,10 @@ async def _rules(conn: AsyncConnection, draft: Any, now: datetime, campaigns: Ca
 
 
 async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: datetime,
-                  test_phones: list[str], campaigns: CampaignsSection | None = None) -> FanoutResult:
+                  test_phones: list[str], campaigns: CampaignsSection | None = None,
+                  residents_window: tuple[int, int] | None = None, organisations: bool = True) -> FanoutResult:
+    """`residents_window` (first, last resident id) writes one slice of a large fan-out (alerts/outbox/
+    slices.py writes the rest after the approval commits); `organisations=False` for the later slices."""
     campaigns = campaigns or CampaignsSection()
     prio = priority(draft.level, draft.kind)
     expires = draft.expires_at
@@ -143,7 +146,9 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
             count = await _to_phones(conn, m, test_phones, prio, rules.next_attempt_at, now, expires) if first else 0
         elif m.audience in ("residents", "elderly"):
             count = await _to_residents(conn, draft, m, prio, now, expires, rules, same_draft=done,
-                                        english_exists=m.audience in has_english)
+                                        english_exists=m.audience in has_english, window=residents_window)
+        elif m.audience in ORG_AUDIENCES and not organisations:
+            count = 0
         elif m.audience in ORG_AUDIENCES:
             count = await _to_organisations(conn, m, contact_channels(m.channel, m.audience, im_audiences), prio,
                                             rules.next_attempt_at, now, expires)
@@ -157,11 +162,14 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
 
 
 async def _to_residents(conn: AsyncConnection, draft: Any, m: Any, prio: int, now: datetime,
-                        expires: datetime | None, rules: Rules, *, same_draft: list[int], english_exists: bool) -> int:
+                        expires: datetime | None, rules: Rules, *, same_draft: list[int], english_exists: bool,
+                        window: tuple[int, int] | None = None) -> int:
     if m.channel != "sms":
         return 0
     key = literal("r:") + cast(residents.c.id, String)
     conditions = [residents.c.status == "active", residents.c.area.in_(list(m.areas or []))]
+    if window is not None:
+        conditions.append(residents.c.id.between(window[0], window[1]))
     if m.audience == "elderly":
         conditions.append(or_(residents.c.groups == "elderly", residents.c.groups.like("%elderly%")))
     if m.language == "en":

@@ -13,6 +13,7 @@ rate); account-level faults pause a channel or a sender, with an operator proble
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from datetime import datetime
 
 from alerts.channels.base import Channel
 from alerts.clock import Clock
+from alerts.outbox import slices
 from alerts.outbox.dispatch import Round
 from alerts.outbox.policy import backoff_seconds
 from alerts.settings.channels import ChannelsConfig
@@ -75,23 +77,51 @@ class Worker:
         # Pauses this process knows of, key -> until (refreshed from the database at every claim).
         self.pauses: dict[str, datetime] = {}
         self.pauses_changed = True
+        self._fanout_task: asyncio.Task[None] | None = None
 
     async def run_once(self, max_batches: int | None = None) -> BatchResult:
         """Send what is due; return when nothing is due, after `max_batches` claims, or after a short
-        round (so that a stop request is heard soon). Nothing is left in flight when it returns."""
+        round (so that a stop request is heard soon). Nothing is left in flight when it returns. A large
+        fan-out still being written (alerts/outbox/slices.py) goes on alongside."""
+        self._continue_fanouts()
         total = await Round(self, max_claims=max_batches, deadline=time.monotonic() + self.round_seconds).run()
         if total.claimed == 0 or time.monotonic() - self._last_close > 2.0:
             await self.close_finished_drafts()
         return total
 
     async def drain(self, max_batches: int = 100_000) -> BatchResult:
-        """Burst mode: send until nothing is due (tests and `alerts outbox drain`)."""
-        total = await Round(self, max_claims=max_batches, deadline=None).run()
+        """Burst mode: send until nothing is due (tests and `alerts outbox drain`), including what a
+        fan-out still being written adds meanwhile."""
+        total = BatchResult()
+        while True:
+            self._continue_fanouts()
+            writing = await slices.pending(self.db)
+            result = await Round(self, max_claims=max_batches, deadline=None).run()
+            total.add(result)
+            if not writing:  # this round began after every delivery was written: it sent all that was due
+                break
+            if result.claimed == 0 and self._fanout_task is not None:
+                await asyncio.wait({self._fanout_task}, timeout=0.1)
         await self.close_finished_drafts()
         return total
 
+    def _continue_fanouts(self) -> None:
+        if self._fanout_task is None or self._fanout_task.done():
+            self._fanout_task = asyncio.create_task(self._fanouts(), name="outbox-fanout")
+
+    async def _fanouts(self) -> None:
+        try:
+            while await slices.continue_one(self.db, self.clock.now()):
+                await asyncio.sleep(0)  # the sending's own transactions get their turn in between
+        except Exception:  # noqa: BLE001 - the job stays; the next round continues it
+            log.exception("outbox: continuing a fan-out failed; it is tried again shortly")
+
     async def stop_senders(self) -> None:
-        """Kept for callers of the earlier worker: senders now live only as long as a round."""
+        """Stop writing fan-out slices (senders live only as long as a round); a job left is continued
+        by the next worker."""
+        if self._fanout_task is not None and not self._fanout_task.done():
+            self._fanout_task.cancel()
+            await asyncio.gather(self._fanout_task, return_exceptions=True)
 
     async def close_finished_drafts(self) -> None:
         self._last_close = time.monotonic()

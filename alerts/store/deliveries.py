@@ -7,11 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, null, or_, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.store import batched
-from alerts.store.tables import deliveries, delivery_attempts, drafts, messages
+from alerts.store.tables import deliveries, delivery_attempts, drafts, fanout_jobs, messages
 
 OPEN_STATES = ("queued", "in_flight")
 FINAL_STATES = ("sent", "delivered", "failed", "expired", "withdrawn", "suppressed")
@@ -251,6 +264,7 @@ async def _attempt_from(conn: AsyncConnection, where: Any, now: datetime, detail
 async def withdraw_for_draft(conn: AsyncConnection, draft_id: int, *, now: datetime, reason: str) -> int:
     """Stop everything of a draft that has not gone out yet."""
     msg_ids = select(messages.c.id).where(messages.c.draft_id == draft_id)
+    await conn.execute(delete(fanout_jobs).where(fanout_jobs.c.draft_id == draft_id))  # nor any still to come
     result = await conn.execute(
         update(deliveries)
         .where(and_(deliveries.c.message_id.in_(msg_ids), deliveries.c.state == "queued"))
@@ -372,8 +386,9 @@ async def drafts_finished(conn: AsyncConnection) -> list[tuple[int, bool]]:
         .join(messages, messages.c.id == deliveries.c.message_id)
         .where(and_(messages.c.draft_id == drafts.c.id, deliveries.c.state.in_(("failed", "expired"))))
     )
+    still_writing = select(fanout_jobs.c.draft_id).where(fanout_jobs.c.draft_id == drafts.c.id)
     rows = await conn.execute(
         select(drafts.c.id, exists(failed_rows).label("any_failed"))
-        .where(and_(drafts.c.state == "dispatching", ~exists(open_rows)))
+        .where(and_(drafts.c.state == "dispatching", ~exists(open_rows), ~exists(still_writing)))
     )
     return [(r.id, bool(r.any_failed)) for r in rows]

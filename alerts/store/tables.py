@@ -445,3 +445,18 @@ send_budgets = Table(
     Column("pause_code", String(40), nullable=True),  # set while a pause problem is open
     Column("pause_reason", Text, nullable=False, default=""),
 )
+
+# A large fan-out continued after its approval committed (alerts/outbox/slices.py): residents with ids
+# from next_id to last_id are still to be written; the draft is not finished while its row exists.
+fanout_jobs = Table(
+    "fanout_jobs",
+    metadata,
+    Column("draft_id", ForeignKey("drafts.id"), primary_key=True, autoincrement=False),
+    Column("group_key", String(400), nullable=False),
+    Column("next_id", BigInteger, nullable=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("written", Integer, nullable=False, default=0),  # deliveries written so far
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    Index("ix_fanout_jobs_group_key", "group_key"),
+)

@@ -1,8 +1,8 @@
-"""delivery: attempted_at and reconciled on deliveries; shared send budgets and pauses
+"""delivery: attempted_at and reconciled on deliveries; shared send budgets and pauses; fan-out jobs
 
 Revision ID: 0003_delivery
 Revises: 0002
-Create Date: 2026-11-29 09:53:10.493381
+Create Date: 2026-11-29 10:33:07.055387
 """
 
 from alembic import op
@@ -27,6 +27,20 @@ def upgrade() -> None:
     sa.Column('pause_reason', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_send_budgets'))
     )
+    op.create_table('fanout_jobs',
+    sa.Column('draft_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('group_key', sa.String(length=400), nullable=False),
+    sa.Column('next_id', sa.BigInteger(), nullable=False),
+    sa.Column('last_id', sa.BigInteger(), nullable=False),
+    sa.Column('written', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['draft_id'], ['drafts.id'], name=op.f('fk_fanout_jobs_draft_id_drafts')),
+    sa.PrimaryKeyConstraint('draft_id', name=op.f('pk_fanout_jobs'))
+    )
+    with op.batch_alter_table('fanout_jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_fanout_jobs_group_key', ['group_key'], unique=False)
+
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reconciled', sa.String(length=20), nullable=True))
@@ -40,5 +54,9 @@ def downgrade() -> None:
         batch_op.drop_column('reconciled')
         batch_op.drop_column('attempted_at')
 
+    with op.batch_alter_table('fanout_jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_fanout_jobs_group_key')
+
+    op.drop_table('fanout_jobs')
     op.drop_table('send_budgets')
     # ### end Alembic commands ###
