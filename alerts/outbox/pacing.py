@@ -21,6 +21,9 @@ from alerts.store import budgets
 from alerts.store.budgets import Pause, Want
 from alerts.store.deliveries import Claimed
 
+# How long tokens taken ahead for a fast sender pool stay usable.
+RESERVE_SECONDS = 0.1
+
 
 def sender_key(channel: str, sender: str) -> str:
     return f"{channel}:{sender}"
@@ -37,6 +40,8 @@ class Pacer:
     """The paces of every channel: a pool of senders (Twilio), one pace per address (robots), or none."""
 
     def __init__(self, channels: Mapping[str, Channel], config: ChannelsConfig):
+        # Tokens taken ahead for a fast pool, usable until the moment given (monotonic).
+        self.reserve: dict[str, tuple[list[str], float]] = {}
         self.senders: dict[str, dict[str, Pace]] = {}
         self.addresses: dict[str, Pace] = {}
         for name, channel in channels.items():
@@ -59,7 +64,7 @@ class Pacer:
         wall = time.time() if wall is None else wall
         plan = Plan()
         wants: list[Want] = []
-        groups: list[tuple[list[Claimed], bool]] = []  # (items, per address)
+        groups: list[tuple[list[Claimed], str]] = []  # (items, the channel of a pool or "" for a robot)
         by_channel: dict[str, list[Claimed]] = {}
         by_address: dict[tuple[str, str], list[Claimed]] = {}
         for item in items:
@@ -74,8 +79,17 @@ class Pacer:
                 until = min(pauses[sender_key(name, s)].until for s in self.senders[name])
                 plan.release.extend((i.id, until) for i in group)
                 continue
-            wants.append(Want(keys, len(group), next(iter(self.senders[name].values()))))
-            groups.append((group, False))
+            reserved, until = self._reserved(name)
+            held = [k for k in reserved if k in keys]
+            for item, key in zip(group, held, strict=False):
+                plan.senders[item.id] = key.split(":", 1)[1]
+            if len(held) > len(group):
+                self.reserve[name] = (held[len(group):], until)
+            rest = group[len(held):]
+            if rest:
+                pace = next(iter(self.senders[name].values()))
+                wants.append(Want(keys, len(rest) + _chunk(pace, len(keys)), pace))
+                groups.append((rest, name))
         for (name, address), group in by_address.items():
             key = sender_key(name, address)
             pause = pauses.get(key)
@@ -83,15 +97,29 @@ class Pacer:
                 plan.release.extend((i.id, pause.until) for i in group)
                 continue
             wants.append(Want([key], len(group), self.addresses[name]))
-            groups.append((group, True))
+            groups.append((group, ""))
         waits = []
-        for (group, per_address), grant in zip(groups, await budgets.take(conn, wants, wall=wall), strict=True):
+        grants = await budgets.take(conn, wants, wall=wall) if wants else []
+        for (group, pool), grant in zip(groups, grants, strict=True):
             for item, key in zip(group, grant.keys, strict=False):
                 plan.senders[item.id] = key.split(":", 1)[1]
+            if pool and grant.granted > len(group):  # the extra asked for: kept for the next claims
+                self.reserve[pool] = (grant.keys[len(group):], time.monotonic() + RESERVE_SECONDS)
             for k, item in enumerate(group[grant.granted:], start=1):
                 # A robot's later messages wait for their own turn; a sender pool's are simply claimed again.
-                plan.release.append((item.id, now + timedelta(seconds=grant.wait(k)) if per_address else None))
-            if grant.granted < len(group) and not per_address:
+                plan.release.append((item.id, None if pool else now + timedelta(seconds=grant.wait(k))))
+            if grant.granted < len(group) and pool:
                 waits.append(grant.wait(1))
         plan.wait = max(waits, default=0.0)
         return plan
+
+    def _reserved(self, channel: str) -> tuple[list[str], float]:
+        keys, until = self.reserve.pop(channel, ([], 0.0))
+        return (keys, until) if time.monotonic() < until else ([], 0.0)
+
+
+def _chunk(pace: Pace, senders: int) -> int:
+    """Tokens to take beyond what a claim needs, at high rates only: a tenth of a second's worth, so one
+    database visit serves several claims while no other process is kept waiting for long."""
+    extra = int(pace.rate * senders * RESERVE_SECONDS)
+    return min(extra, pace.burst * senders) if extra >= 10 else 0

@@ -84,17 +84,20 @@ async def take(conn: AsyncConnection, wants: list[Want], *, wall: float) -> list
         tokens[key] = min(float(pace.burst), have + max(0.0, wall - stamp) * pace.rate)
     grants = []
     for want in wants:
+        # Round-robin over the keys that still hold whole tokens, so a pool's numbers share the load.
+        whole = {k: int(tokens[k] + 1e-9) for k in want.keys}
         taken: list[str] = []
-        # Round-robin over the keys that still hold a whole token, so a pool's numbers share the load.
-        while len(taken) < want.n:
-            ready = [k for k in want.keys if tokens[k] >= 1 - 1e-9]
-            if not ready:
-                break
-            for k in ready:
-                if len(taken) == want.n:
-                    break
-                tokens[k] -= 1
-                taken.append(k)
+        rounds = 0
+        while len(taken) < want.n and any(n > rounds for n in whole.values()):
+            ready = [k for k in want.keys if whole[k] > rounds]
+            # Whole rounds at once while every ready key can give that many.
+            step = max(1, min(min(whole[k] for k in ready) - rounds, (want.n - len(taken)) // len(ready)))
+            taken.extend(ready * step)
+            rounds += step
+            if len(taken) > want.n:
+                del taken[want.n:]
+        for k in taken:
+            tokens[k] -= 1
         left = max((tokens[k] for k in want.keys), default=0.0)
         grants.append(Grant(taken, left, want.pace.rate * max(1, len(want.keys))))
     await conn.execute(update(send_budgets).where(send_budgets.c.key == bindparam("b_key"))

@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the aiohttp fake (plans, records) instead of the fast one")
     args = parser.parse_args()
     if args.full:
-        fake = FakeTwilio(record=False)
+        fake = FakeTwilio()  # keeps messages: reconciliation looks them up
         web.run_app(fake.app(), host="127.0.0.1", port=args.port, access_log=None, print=None, backlog=1024)
     else:
         asyncio.run(serve_fast(args.port))
