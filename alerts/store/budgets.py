@@ -106,14 +106,6 @@ async def take(conn: AsyncConnection, wants: list[Want], *, wall: float) -> list
     return grants
 
 
-async def give_back(conn: AsyncConnection, returned: dict[str, int]) -> None:
-    """Tokens taken for sends that did not happen (the deliveries were not there after all)."""
-    for key, n in returned.items():
-        if n > 0:
-            await conn.execute(update(send_budgets).where(send_budgets.c.key == key)
-                               .values(tokens=send_budgets.c.tokens + n))
-
-
 async def active_pauses(conn: AsyncConnection, now: datetime) -> dict[str, Pause]:
     """Keys paused now, and keys whose pause left an operator problem open (to resolve on success)."""
     rows = await conn.execute(select(send_budgets.c.key, send_budgets.c.paused_until, send_budgets.c.pauses,
@@ -141,11 +133,6 @@ async def pause(conn: AsyncConnection, key: str, *, now: datetime, after: float,
     await conn.execute(update(send_budgets).where(send_budgets.c.key == key).values(
         paused_until=until, pauses=pauses + 1, pause_code=code or "paused", pause_reason=reason[:500]))
     return Pause(key, until, pauses + 1, code, reason)
-
-
-async def pause_count(conn: AsyncConnection, key: str) -> int:
-    row = (await conn.execute(select(send_budgets.c.pauses).where(send_budgets.c.key == key))).first()
-    return int(row.pauses or 0) if row is not None else 0
 
 
 async def resume(conn: AsyncConnection, keys: list[str]) -> list[str]:
