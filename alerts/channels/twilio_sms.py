@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -30,6 +30,7 @@ from alerts.channels.base import (
     Permanent,
     Reconciled,
     Retry,
+    Unknowable,
     sms_number,
     with_signature,
 )
@@ -274,11 +275,20 @@ class TwilioSmsChannel:
             return NotFound()  # the number could not be read then either: nothing was sent
         body = with_signature(item.text, self.signature)
         after = since - RECONCILE_SKEW
-        for query in ({"to": to, "date_sent_after": after}, {"to": to}):
-            for message in await self.client.messages.list_async(**query, limit=20, page_size=20):
-                created = message.date_created
-                if message.body == body and (created is None or created >= after):
-                    return Found(provider_id=message.sid or "", provider_status=message.status or "sent")
+        try:
+            for query in ({"to": to, "date_sent_after": after}, {"to": to}):
+                for message in await self.client.messages.list_async(**query, limit=20, page_size=20):
+                    created = message.date_created
+                    if message.body == body and (created is None or created >= after):
+                        return Found(provider_id=message.sid or "", provider_status=message.status or "sent")
+        except TwilioException as exc:
+            # The list pages raise a bare TwilioException carrying the response; others carry a status.
+            status = getattr(exc, "status", None) or next(
+                (a.status_code for a in exc.args if isinstance(a, Response)), 0)
+            if not status or status >= 500 or status == 429:
+                raise  # busy or down: asked again later
+            # Refused for good (no such list here, no permission): Twilio cannot tell us.
+            return Unknowable(f"Twilio refused the message lookup: HTTP {status}")
         return NotFound()
 
     async def close(self) -> None:

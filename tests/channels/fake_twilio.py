@@ -62,6 +62,7 @@ class FakeTwilio:
     error_rates: dict[int, float] = field(default_factory=dict)
     seed: int = 13
     send_after: float = 0.0  # seconds from accepted to sent (date_sent appears then)
+    list_status: int = 200  # answer message lists with this error status instead (e.g. 403, 503)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     received: list[Received] = field(default_factory=list)
     requests: int = 0
@@ -141,6 +142,8 @@ class FakeTwilio:
         self.list_requests += 1
         if not self._authorised(request):
             return self._error(401, 20003, "Authenticate")
+        if self.list_status != 200:
+            return self._error(self.list_status, 20403 if self.list_status == 403 else None, "Unavailable")
         q = request.query
         size = min(1000, int(q.get("PageSize", "50")))
         bounds = {op: _when(q[key]) for key, op in (("DateSent>", ">="), ("DateSent<", "<"), ("DateSent", "="))

@@ -284,3 +284,28 @@ async def test_carrier_callbacks_queue_again_what_sending_again_can_cure(databas
     got = await ledger(database)
     assert got[phone(0)].state == got[phone(1)].state == "sent" and server.by_to[phone(0)] == 2
     assert (await problem(database, "channel_paused:sms")).resolved_at is not None
+
+
+async def test_a_lookup_twilio_refuses_falls_to_the_policy_and_one_it_cannot_answer_now_waits(
+        database: Any, fake: Any) -> None:
+    server, url = fake
+    async with database.write() as conn:
+        await add_residents(conn, 1, at=START)
+        await approved_draft(conn, at=START)
+    clock = ManualClock(START)
+    sms = channel(url, clock)
+    w = worker(database, sms, clock)
+    try:
+        await leave_in_doubt(database, sms, clock, reach=set())
+        await w.reclaim()
+        server.list_status = 503  # Twilio busy: the lookup is tried again later, nothing is sent meanwhile
+        await w.drain()
+        row = (await ledger(database))[phone(0)]
+        assert (row.state, row.reconciled, row.error_code, server.requests) == ("queued", None, "reconcile", 0)
+        server.list_status = 403  # refused for good: Twilio cannot tell, so the policy (resend) decides
+        clock.advance(minutes=10)
+        await w.drain()
+    finally:
+        await sms.close()
+    row = (await ledger(database))[phone(0)]
+    assert (row.state, row.reconciled, server.by_to[phone(0)]) == ("sent", "unknowable", 1), (row.error_code, row.error, row.next_attempt_at)
