@@ -30,7 +30,7 @@ log = logging.getLogger("alerts.outbox")
 UNSUBSCRIBED_CODES = {"21610"}
 # How long the writer lets outcomes gather before a transaction, when few senders are free: fewer,
 # larger transactions cost the event loop less than one per outcome.
-GATHER_SECONDS = 0.012
+GATHER_SECONDS = 0.008
 # Pauses set by other processes are read again at most this often (this process's own at once).
 PAUSES_REFRESH_SECONDS = 0.5
 
@@ -50,6 +50,7 @@ class Round:
         self.held = 0  # deliveries claimed (in flight in the database) and not yet recorded
         self.done: list[Done] = []
         self.wake = asyncio.Event()
+        self.wake_at = 1  # outcomes waiting before a sender wakes the writer
         self.exhausted = False
         self.claims = 0
         self.not_before = 0.0  # no claim before this (monotonic): the budget has no token yet
@@ -111,7 +112,8 @@ class Round:
                         for i in unit.items]
             self.done.extend(done)
             self.busy -= 1
-            self.wake.set()
+            if len(self.done) >= self.wake_at or self.busy == 0:
+                self.wake.set()
 
     def _paused_until(self, channel: str, sender: str, address: str) -> datetime | None:
         now = self.w.clock.now()
@@ -128,7 +130,7 @@ class Round:
                 and (self.deadline is None or time.monotonic() < self.deadline))
 
     async def _writer(self) -> None:
-        half = max(1, self.concurrency // 2)
+        quarter = max(1, self.concurrency // 4)
         while True:
             free = self.concurrency - self.busy
             may = self._may_claim() and free > 0
@@ -136,40 +138,41 @@ class Round:
             if not self.done and not claim:
                 if self.held == 0 and not may:
                     return
-                self.wake.clear()
-                timeout = max(0.0, self.not_before - time.monotonic()) if may else None
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout)
-                except TimeoutError:
-                    pass
+                await self._wait(1, max(0.0, self.not_before - time.monotonic()) if may else None)
                 continue
-            if self.held and free < half and len(self.done) < half:
-                await self._gather(half)
+            if self.held and free < quarter and len(self.done) < quarter:
+                # Let outcomes gather a little: fewer, larger transactions, while three quarters of the
+                # senders are still busy (senders wake the writer only once a quarter is waiting).
+                await self._wait(quarter, GATHER_SECONDS)
                 free = self.concurrency - self.busy
                 claim = claim and free > 0
             await self._cycle(claim, self.concurrency - self.busy)
 
-    async def _gather(self, half: int) -> None:
-        end = time.monotonic() + GATHER_SECONDS
-        while len(self.done) < half and self.concurrency - self.busy < half:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), left)
-            except TimeoutError:
-                return
+    async def _wait(self, outcomes: int, timeout: float | None) -> None:
+        """Until `outcomes` outcomes are waiting (or nothing is in flight any more), or the timeout."""
+        self.wake_at = outcomes
+        self.wake.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.wake.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self.wake_at = 1
 
     async def _cycle(self, claim: bool, free: int) -> None:
         done, self.done = self.done, []
         now = self.w.clock.now()
+        async def transaction(_db: Any, conn: Any) -> tuple[dict[str, datetime], list[Unit]]:
+            paused = await self._record(conn, done, now)
+            return paused, (await self._claim(conn, now, free) if claim else [])
+
         try:
-            async with self.w.db.write_on(await self._connection()) as conn:
-                paused = await self._record(conn, done, now)
-                units: list[Unit] = []
-                if claim:
-                    units = await self._claim(conn, now, free)
+            if self.w.writer is not None:
+                paused, units = await self.w.writer.call(transaction)
+            else:  # an in-memory database cannot be shared with the writer thread
+                async with self.w.db.write_on(await self._connection()) as conn:
+                    paused, units = await transaction(self.w.db, conn)
         except Exception:  # noqa: BLE001 - nothing is lost: the outcomes are kept and written again
             log.exception("outbox: recording %d outcomes failed; trying again shortly", len(done))
             self.done = done + self.done

@@ -27,6 +27,7 @@ from alerts.clock import Clock
 from alerts.outbox import slices
 from alerts.outbox.dispatch import Round
 from alerts.outbox.policy import backoff_seconds
+from alerts.outbox.writer import WriterThread
 from alerts.settings.channels import ChannelsConfig
 from alerts.store import deliveries as store
 from alerts.store import drafts as draft_store
@@ -78,6 +79,8 @@ class Worker:
         self.pauses: dict[str, datetime] = {}
         self.pauses_changed = True
         self._fanout_task: asyncio.Task[None] | None = None
+        # The writer's transactions run on a thread of their own (alerts/outbox/writer.py).
+        self.writer = WriterThread(db.url) if WriterThread.usable(db.url) else None
 
     async def run_once(self, max_batches: int | None = None) -> BatchResult:
         """Send what is due; return when nothing is due, after `max_batches` claims, or after a short

@@ -24,12 +24,14 @@ _SENT = {
 UPDATE deliveries SET
   state = CASE WHEN provider_status = 'delivered' THEN 'delivered'
                WHEN provider_status IN ('undelivered', 'failed') THEN 'failed' ELSE 'sent' END,
-  provider_id = coalesce(provider_id, j.value ->> '$.pid'),
-  provider_status = coalesce(provider_status, j.value ->> '$.ps'),
-  reconciled = coalesce(j.value ->> '$.rec', reconciled),
+  provider_id = coalesce(provider_id, j.pid),
+  provider_status = coalesce(provider_status, j.ps),
+  reconciled = coalesce(j.rec, reconciled),
   error = '', sent_at = :now, updated_at = :now, lease_owner = NULL, lease_until = NULL
-FROM json_each(:rows) AS j
-WHERE deliveries.id = j.value ->> '$.id' AND deliveries.state = 'in_flight' AND deliveries.lease_owner = :owner
+FROM (SELECT value ->> '$.id' AS id, value ->> '$.pid' AS pid, value ->> '$.ps' AS ps, value ->> '$.rec' AS rec
+      FROM json_each(:rows)) AS j
+-- "+": the rows given drive the update, one primary-key lookup each (not a scan of them per row in flight)
+WHERE deliveries.id = j.id AND +deliveries.state = 'in_flight' AND +deliveries.lease_owner = :owner
 """,
     "postgresql": """
 UPDATE deliveries SET

@@ -112,12 +112,14 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
         # Materialised once: PostgreSQL may otherwise re-run a LIMIT ... SKIP LOCKED subquery for every row
         # it joins, each run skipping the rows just locked, and so claim far more than `limit`.
         picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
-        chosen = deliveries.c.id == picked.c.id
+        chosen = and_(deliveries.c.id == picked.c.id, deliveries.c.state == "queued")
     else:
+        # By id only: one statement under SQLite's single writer sees the rows the subquery picked, and a
+        # condition on state here would make SQLite walk every queued row instead of looking up the ids.
         chosen = deliveries.c.id.in_(due.scalar_subquery())
     taken = (await conn.execute(
         update(deliveries)
-        .where(and_(chosen, deliveries.c.state == "queued"))
+        .where(chosen)
         .values(state="in_flight", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
                 attempts=deliveries.c.attempts + 1, updated_at=now,
                 # An unsettled in-doubt delivery keeps the time of the request it is in doubt about.
