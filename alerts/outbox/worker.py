@@ -105,6 +105,8 @@ class Worker:
                 break
             if result.claimed == 0 and self._fanout_task is not None:
                 await asyncio.wait({self._fanout_task}, timeout=0.1)
+        if self._fanout_task is not None:
+            await self._fanout_task  # it found nothing more to write: let it end with the burst
         await self.close_finished_drafts()
         return total
 
