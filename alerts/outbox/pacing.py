@@ -80,7 +80,8 @@ class Pacer:
                 plan.release.extend((i.id, until) for i in group)
                 continue
             reserved, until = self._reserved(name)
-            held = [k for k in reserved if k in keys]
+            # Tokens of a sender paused since they were taken are not used.
+            held = reserved if len(keys) == len(self.senders[name]) else [k for k in reserved if k in keys]
             for item, key in zip(group, held, strict=False):
                 plan.senders[item.id] = key.split(":", 1)[1]
             if len(held) > len(group):

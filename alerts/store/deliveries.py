@@ -78,6 +78,7 @@ class Finished:
 
 
 _IN_DOUBT_OPEN = and_(deliveries.c.in_doubt.is_(True), deliveries.c.reconciled.is_(None))
+_TS = deliveries.c.attempted_at.type
 
 
 async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float, limit: int,
@@ -95,20 +96,67 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
     """
     if limit <= 0:
         return []
-    conditions = [deliveries.c.state == "queued", deliveries.c.next_attempt_at <= now]
+    statement = _claim_statement(conn.dialect.name, channels is not None, bool(exclude))
+    params: dict[str, Any] = {"c_now": now, "c_owner": owner, "c_until": now + timedelta(seconds=lease_seconds),
+                              "c_limit": limit}
     if channels is not None:
-        conditions.append(deliveries.c.channel.in_(list(channels)))
+        params["c_channels"] = list(channels)
     if exclude:
-        conditions.append(deliveries.c.channel.not_in(list(exclude)))
+        params["c_exclude"] = list(exclude)
+    taken = (await conn.execute(statement, params)).all()
+    if not taken:
+        return []
+    meta = meta_cache if meta_cache is not None else {}
+    wanted = {r[1] for r in taken} - set(meta)
+    if wanted:
+        if meta_cache is not None and len(meta_cache) > 1000:
+            meta_cache.clear()
+            wanted = {r[1] for r in taken}
+        meta.update({r.id: tuple(r) for r in await conn.execute(
+            select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
+                   drafts.c.state.label("draft_state"), drafts.c.expires_at, drafts.c.decided_at)
+            .join(drafts, drafts.c.id == messages.c.draft_id)
+            .where(messages.c.id.in_(wanted)))})
+    doubtful = [r[0] for r in taken if r[5] and r[6] is None]
+    since: dict[int, datetime | None] = {}
+    if doubtful:
+        since = {r.id: r.attempted_at for r in await conn.execute(
+            select(deliveries.c.id, deliveries.c.attempted_at).where(deliveries.c.id.in_(doubtful)))}
+    out = []
+    # Rows as plain tuples: at thousands a second, attribute access on result rows is a cost of its own.
+    for ident, message_id, channel, address, attempts, in_doubt, _, priority in sorted(
+            taken, key=lambda r: (-r[7], r[0])):
+        _, text, draft_id, exercise, kind, draft_state, expires_at, decided_at = meta[message_id]
+        out.append(Claimed(ident, message_id, draft_id, channel, address, text, attempts, expires_at, exercise,
+                           draft_state, bool(in_doubt), "", kind, ident in since, since.get(ident), decided_at,
+                           priority))
+    return out
+
+
+_CLAIM_STATEMENTS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _claim_statement(dialect: str, by_channel: bool, excluding: bool) -> Any:
+    """The claim, built once per shape with bound parameters (building it per claim costs more than
+    running it)."""
+    key = (dialect, by_channel, excluding)
+    if key in _CLAIM_STATEMENTS:
+        return _CLAIM_STATEMENTS[key]
+    now = bindparam("c_now", type_=_TS)
+    conditions = [deliveries.c.state == "queued", deliveries.c.next_attempt_at <= now]
+    if by_channel:
+        conditions.append(deliveries.c.channel.in_(bindparam("c_channels", expanding=True)))
+    if excluding:
+        conditions.append(deliveries.c.channel.not_in(bindparam("c_exclude", expanding=True)))
     due = (
         select(deliveries.c.id)
         .where(and_(*conditions))
         # Exactly the reverse of the (state, priority, next_attempt_at) index, so the database walks
         # the index and stops after `limit` rows instead of sorting every queued row per claim.
         .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at.desc())
-        .limit(limit)
+        .limit(bindparam("c_limit", type_=Integer))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Materialised once: PostgreSQL may otherwise re-run a LIMIT ... SKIP LOCKED subquery for every row
         # it joins, each run skipping the rows just locked, and so claim far more than `limit`.
         picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
@@ -117,44 +165,20 @@ async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_secon
         # By id only: one statement under SQLite's single writer sees the rows the subquery picked, and a
         # condition on state here would make SQLite walk every queued row instead of looking up the ids.
         chosen = deliveries.c.id.in_(due.scalar_subquery())
-    taken = (await conn.execute(
+    statement = (
         update(deliveries)
         .where(chosen)
-        .values(state="in_flight", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
+        .values(state="in_flight", lease_owner=bindparam("c_owner"), lease_until=bindparam("c_until", type_=_TS),
                 attempts=deliveries.c.attempts + 1, updated_at=now,
                 # An unsettled in-doubt delivery keeps the time of the request it is in doubt about.
-                attempted_at=case((_IN_DOUBT_OPEN, deliveries.c.attempted_at), else_=literal(now, _TS)))
+                attempted_at=case((_IN_DOUBT_OPEN, deliveries.c.attempted_at), else_=now))
         .returning(deliveries.c.id, deliveries.c.message_id, deliveries.c.channel, deliveries.c.address,
                    deliveries.c.attempts, deliveries.c.in_doubt, deliveries.c.reconciled, deliveries.c.priority)
-    )).all()
-    if not taken:
-        return []
-    meta = meta_cache if meta_cache is not None else {}
-    wanted = {r.message_id for r in taken} - set(meta)
-    if wanted:
-        if meta_cache is not None and len(meta_cache) > 1000:
-            meta_cache.clear()
-            wanted = {r.message_id for r in taken}
-        meta.update({r.id: r for r in await conn.execute(
-            select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
-                   drafts.c.state.label("draft_state"), drafts.c.expires_at, drafts.c.decided_at)
-            .join(drafts, drafts.c.id == messages.c.draft_id)
-            .where(messages.c.id.in_(wanted)))})
-    doubtful = [r.id for r in taken if r.in_doubt and r.reconciled is None]
-    since: dict[int, datetime | None] = {}
-    if doubtful:
-        since = {r.id: r.attempted_at for r in await conn.execute(
-            select(deliveries.c.id, deliveries.c.attempted_at).where(deliveries.c.id.in_(doubtful)))}
-    out = []
-    for r in sorted(taken, key=lambda r: (-r.priority, r.id)):
-        m = meta[r.message_id]
-        out.append(Claimed(r.id, r.message_id, m.draft_id, r.channel, r.address, m.text, r.attempts, m.expires_at,
-                           m.exercise, m.draft_state, r.in_doubt, "", m.kind, r.id in since, since.get(r.id),
-                           m.decided_at, r.priority))
-    return out
+    )
+    _CLAIM_STATEMENTS[key] = statement
+    return statement
 
 
-_TS = deliveries.c.attempted_at.type
 _PROVIDER_STATUS = deliveries.c.provider_status
 _LEASED = and_(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "in_flight",
                deliveries.c.lease_owner == bindparam("b_owner"))
