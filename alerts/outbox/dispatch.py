@@ -116,6 +116,8 @@ class Round:
                 self.wake.set()
 
     def _paused_until(self, channel: str, sender: str, address: str) -> datetime | None:
+        if not self.w.pauses:
+            return None
         now = self.w.clock.now()
         for key in (channel, sender_key(channel, sender) if sender else "", sender_key(channel, address)):
             until = self.w.pauses.get(key)

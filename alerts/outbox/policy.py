@@ -41,8 +41,8 @@ def past_due(item: Claimed, now: datetime, config: ChannelsConfig) -> Finished |
     if item.draft_kind == "campaign" and item.attempts > config.retry.campaign_max_attempts:
         return Finished(item.id, "failed", error_code="attempts", undo_attempt=True,
                         error=f"gave up after {item.attempts - 1} attempts (campaigns keep a short budget)")
-    limit = ceiling(item, config)
-    if item.draft_kind != "campaign" and item.expires_at is None and limit is not None and limit <= now:
+    if item.draft_kind != "campaign" and item.expires_at is None and (limit := ceiling(item, config)) is not None \
+            and limit <= now:
         return Finished(item.id, "failed", error_code="ceiling", undo_attempt=True,
                         error=f"not sent within {config.retry.warning_ceiling_hours:g} h of approval; given up")
     return None
