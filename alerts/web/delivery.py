@@ -4,10 +4,12 @@ top, whether anything is stuck and why (paused channels, deliveries waiting, a d
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from alerts.clock import local
 from alerts.store import delivery_stats
 from alerts.web.auth import api_user, json_error, service
 from alerts.web.console import NAV, NavLink, render_page, require_permission
@@ -99,4 +101,9 @@ async def delivery_page(request: web.Request) -> web.Response:
     limit = int(raw) if raw.isdigit() and 1 <= int(raw) <= 200 else 20
     figures = await _figures(request, chain=chain, limit=limit)
     return render_page(request, "delivery.html", sess, outbox=figures["outbox"], chains=figures["chains"],
-                       counts_zh=COUNT_ZH, reason_zh=REASON_ZH, chain=chain or "")
+                       counts_zh=COUNT_ZH, reason_zh=REASON_ZH, chain=chain or "", shown=_shown)
+
+
+def _shown(iso: str | None) -> str:
+    """An ISO time of the figures (UTC) as people in Gaoping read it."""
+    return local(datetime.fromisoformat(iso)) if iso else ""
