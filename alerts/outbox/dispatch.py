@@ -30,7 +30,7 @@ log = logging.getLogger("alerts.outbox")
 UNSUBSCRIBED_CODES = {"21610"}
 # How long the writer lets outcomes gather before a transaction, when few senders are free: fewer,
 # larger transactions cost the event loop less than one per outcome.
-GATHER_SECONDS = 0.008
+GATHER_SECONDS = 0.012
 # Pauses set by other processes are read again at most this often (this process's own at once).
 PAUSES_REFRESH_SECONDS = 0.5
 
@@ -132,7 +132,7 @@ class Round:
                 and (self.deadline is None or time.monotonic() < self.deadline))
 
     async def _writer(self) -> None:
-        quarter = max(1, self.concurrency // 4)
+        batch = max(1, self.concurrency // 2)
         while True:
             free = self.concurrency - self.busy
             may = self._may_claim() and free > 0
@@ -142,10 +142,12 @@ class Round:
                     return
                 await self._wait(1, max(0.0, self.not_before - time.monotonic()) if may else None)
                 continue
-            if self.held and free < quarter and len(self.done) < quarter:
-                # Let outcomes gather a little: fewer, larger transactions, while three quarters of the
-                # senders are still busy (senders wake the writer only once a quarter is waiting).
-                await self._wait(quarter, GATHER_SECONDS)
+            if self.held and free < batch and len(self.done) < batch:
+                # Let outcomes gather: fewer, larger transactions cost less than the senders left idle
+                # meanwhile (sending is bound by the processor, not by how many requests are in flight),
+                # and half the senders stay busy while the transaction runs; senders wake the writer
+                # only once half of them have an outcome waiting.
+                await self._wait(batch, GATHER_SECONDS)
                 free = self.concurrency - self.busy
                 claim = claim and free > 0
             await self._cycle(claim, self.concurrency - self.busy)
