@@ -105,7 +105,7 @@ async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) ->
 async def run_crashes(database: Any, database_url: str, config_dir: Path, tmp_path: Path, *,
                       replicas: int) -> None:
     # Replicas share the sender's rate: slow enough that the victim is caught sending, time and again.
-    crash_config(config_dir, 100_000 if replicas == 1 else 150)
+    crash_config(config_dir, 100_000 if replicas == 1 else 100)
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
