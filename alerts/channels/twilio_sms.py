@@ -75,11 +75,21 @@ class RebasedHttpClient(AsyncTwilioHttpClient):
         self._auth_for: tuple[str, str] | None = None
         self._auth_header = ""
         self._quoted: dict[str, str] = {}
+        self._rebased: dict[str, str] = {}
         self._default_timeout = aiohttp.ClientTimeout(total=timeout)
 
     def rebase(self, url: str) -> str:
         if self._base is None:
             return url
+        done = self._rebased.get(url)  # the same few URLs (one per account and resource) every time
+        if done is None:
+            if len(self._rebased) > 256:
+                self._rebased.clear()
+            done = self._rebased[url] = self._rebase(url)
+        return done
+
+    def _rebase(self, url: str) -> str:
+        assert self._base is not None
         parts = urlsplit(url)
         prefix = self._base.path.rstrip("/")
         return urlunsplit((self._base.scheme, self._base.netloc, prefix + parts.path, parts.query, ""))
