@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +37,15 @@ PAUSES_REFRESH_SECONDS = 0.5
 
 
 class Round:
-    def __init__(self, worker: Worker, *, max_claims: int | None, deadline: float | None):
+    def __init__(self, worker: Worker, *, max_claims: int | None, deadline: float | None,
+                 after_first_claim: Callable[[], None] | None = None):
         from alerts.outbox.worker import BatchResult
 
         self.w = worker
         self.config = worker.config
         self.concurrency = worker.config.sms.concurrency
         self.max_claims = max_claims if max_claims is not None else 1 << 62
+        self.after_first_claim = after_first_claim
         self.deadline = deadline
         self.result: BatchResult = BatchResult()
         self.units: asyncio.Queue[Unit | None] = asyncio.Queue()
@@ -190,6 +193,9 @@ class Round:
         self._tally(done)
         if claim:
             self.claims += 1
+            if self.after_first_claim is not None:
+                self.after_first_claim, hook = None, self.after_first_claim
+                hook()
         for unit in units:
             self.held += len(unit.items)
             self.result.claimed += len(unit.items)

@@ -86,8 +86,11 @@ class Worker:
         """Send what is due; return when nothing is due, after `max_batches` claims, or after a short
         round (so that a stop request is heard soon). Nothing is left in flight when it returns. A large
         fan-out still being written (alerts/outbox/slices.py) goes on alongside."""
+        # A fan-out still being written goes on once this round's first claim is made: the first
+        # requests of a warning do not wait behind the writing of the rest of its deliveries.
+        total = await Round(self, max_claims=max_batches, deadline=time.monotonic() + self.round_seconds,
+                            after_first_claim=self._continue_fanouts).run()
         self._continue_fanouts()
-        total = await Round(self, max_claims=max_batches, deadline=time.monotonic() + self.round_seconds).run()
         if total.claimed == 0 or time.monotonic() - self._last_close > 2.0:
             await self.close_finished_drafts()
         return total
