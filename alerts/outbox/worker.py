@@ -88,9 +88,11 @@ class Worker:
         fan-out still being written (alerts/outbox/slices.py) goes on alongside."""
         # A fan-out still being written goes on once this round's first claim is made: the first
         # requests of a warning do not wait behind the writing of the rest of its deliveries.
+        writing = (self._fanout_task is None or self._fanout_task.done()) and await slices.pending(self.db)
         total = await Round(self, max_claims=max_batches, deadline=time.monotonic() + self.round_seconds,
-                            after_first_claim=self._continue_fanouts).run()
-        self._continue_fanouts()
+                            after_first_claim=self._continue_fanouts if writing else None).run()
+        if writing:
+            self._continue_fanouts()  # (when nothing was claimed)
         if total.claimed == 0 or time.monotonic() - self._last_close > 2.0:
             await self.close_finished_drafts()
         return total
