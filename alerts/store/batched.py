@@ -28,7 +28,7 @@ UPDATE deliveries SET
   provider_status = coalesce(provider_status, j.ps),
   reconciled = coalesce(j.rec, reconciled),
   error = '', sent_at = :now, updated_at = :now, lease_owner = NULL, lease_until = NULL
-FROM (SELECT value ->> '$.id' AS id, value ->> '$.pid' AS pid, value ->> '$.ps' AS ps, value ->> '$.rec' AS rec
+FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pid') AS pid, json_extract(value, '$.ps') AS ps, json_extract(value, '$.rec') AS rec
       FROM json_each(:rows)) AS j
 -- "+": the rows given drive the update, one primary-key lookup each (not a scan of them per row in flight)
 WHERE deliveries.id = j.id AND +deliveries.state = 'in_flight' AND +deliveries.lease_owner = :owner
@@ -49,8 +49,8 @@ WHERE deliveries.id = j.id AND deliveries.state = 'in_flight' AND deliveries.lea
 _ATTEMPTS = {
     "sqlite": """
 INSERT INTO delivery_attempts (delivery_id, at, outcome, error_code, detail, latency_ms)
-SELECT j.value ->> '$.id', :now, j.value ->> '$.o', j.value ->> '$.c', coalesce(j.value ->> '$.d', ''),
-       j.value ->> '$.ms'
+SELECT json_extract(j.value, '$.id'), :now, json_extract(j.value, '$.o'), json_extract(j.value, '$.c'), coalesce(json_extract(j.value, '$.d'), ''),
+       json_extract(j.value, '$.ms')
 FROM json_each(:rows) AS j
 """,
     "postgresql": """
