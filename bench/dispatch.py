@@ -1,8 +1,13 @@
 """Dispatch benchmark: the real twilio library through the whole outbox worker path, against a local
 Twilio-like server in another process, compared with a bare aiohttp loop POSTing the same requests.
 
-Last line is JSON: {"messages_per_s", "bare_messages_per_s", "ratio", "first_request_latency_s", ...}.
-Run: .venv/bin/python bench/dispatch.py [--messages N] [--database-url URL]
+Then two more runs (bench/dispatch_runs.py): approval of a red warning to 450,000 residents until the
+first provider request (`first_request_latency_450k_s`), and a crash run of real `alerts worker`
+processes killed with SIGKILL, counting what each kill leaves in doubt (`in_doubt_per_kill_max`).
+
+Last line is JSON: {"messages_per_s", "bare_messages_per_s", "ratio", "first_request_latency_s",
+"first_request_latency_450k_s", "in_doubt_per_kill_max", ...}.
+Run: .venv/bin/python bench/dispatch.py [--messages N] [--database-url URL] [--residents N] [--kills N]
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 
 import aiohttp  # noqa: E402
 
-from alerts.channels.base import Outbound, Outcome  # noqa: E402
 from alerts.channels.twilio_sms import TwilioSmsChannel  # noqa: E402
 from alerts.clock import Clock  # noqa: E402
 from alerts.outbox import fanout  # noqa: E402
@@ -36,6 +40,7 @@ from alerts.store import drafts as draft_store  # noqa: E402
 from alerts.store.engine import Database  # noqa: E402
 from alerts.store.migrate import upgrade  # noqa: E402
 from alerts.store.tables import residents  # noqa: E402
+from bench.dispatch_runs import FirstRequest, crash_run, first_request_at_scale  # noqa: E402
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID  # noqa: E402
 
 TEXT = "【高平应急科普】高平市气象台发布暴雨红色预警信号：远离河道、低洼地和危房，山区防范山洪、滑坡。"
@@ -59,23 +64,6 @@ async def wait_listening(port: int) -> None:
     raise SystemExit("the local Twilio-like server did not start")
 
 
-class FirstRequest:
-    """Wraps the channel to note when the first provider request leaves."""
-
-    def __init__(self, inner: TwilioSmsChannel):
-        self.inner = inner
-        self.name = inner.name
-        self.at: float | None = None
-
-    async def send(self, item: Outbound) -> Outcome:
-        if self.at is None:
-            self.at = time.perf_counter()
-        return await self.inner.send(item)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
 async def worker_path(url: str, base: str, count: int) -> dict[str, Any]:
     db = Database(url)
     await upgrade(db)
@@ -94,7 +82,7 @@ async def worker_path(url: str, base: str, count: int) -> dict[str, Any]:
                                           areas=["140581101"], text=TEXT)])
     config = ChannelsConfig.model_validate({
         "sms": {"messages_per_second": 1_000_000, "burst": 10_000, "concurrency": CONCURRENCY},
-        "outbox": {"batch_size": 500, "lanes": 3}})
+        "outbox": {"batch_size": 500}})
     channel = FirstRequest(TwilioSmsChannel(
         account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, messaging_service_sid=MESSAGING_SERVICE_SID, senders=[],
         status_callback_base="https://alerts.example.cn", api_base_url=base, messages_per_second=1_000_000,
@@ -138,15 +126,20 @@ async def bare_path(base: str, count: int) -> float:
         return time.perf_counter() - start
 
 
-async def main(count: int, url: str | None, repeat: int) -> dict[str, Any]:
+async def main(count: int, url: str | None, repeat: int, residents: int, kills: int) -> dict[str, Any]:
     """Alternate bare and worker runs against the same server; report the median of each (this
-    machine is shared, so single runs are noisy)."""
-    port = free_port()
+    machine is shared, so single runs are noisy). Then the 450,000-resident approval and the crash run."""
+    port, full_port = free_port(), free_port()
     server = subprocess.Popen([sys.executable, "-m", "tests.channels.fake_twilio", "--port", str(port)], cwd=ROOT)
+    # The crash run needs the fake that keeps messages (reconciliation asks for them).
+    full = subprocess.Popen([sys.executable, "-m", "tests.channels.fake_twilio", "--full", "--port", str(full_port)],
+                            cwd=ROOT)
     bare_rates: list[float] = []
     runs: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
     try:
         await wait_listening(port)
+        await wait_listening(full_port)
         base = f"http://127.0.0.1:{port}"
         for _ in range(repeat):
             bare_rates.append(count / await bare_path(base, count))
@@ -157,16 +150,28 @@ async def main(count: int, url: str | None, repeat: int) -> dict[str, Any]:
             real["rate"] = count / real["seconds"]
             runs.append(real)
             print(f"  run: worker {real['rate']:.0f} msg/s, bare {bare_rates[-1]:.0f} msg/s", flush=True)
+        if residents:
+            with tempfile.TemporaryDirectory() as tmp:
+                extra.update(await first_request_at_scale(url or f"sqlite:///{Path(tmp) / 'scale.db'}", base,
+                                                          residents))
+                if url:
+                    await reset(url)
+            print(f"  {residents} residents: first request {extra['first_request_latency_450k_s']} s after "
+                  f"approval; rest of the fan-out {extra['fanout_rest_450k_s']} s", flush=True)
+        if kills:
+            extra.update(await crash_run(f"http://127.0.0.1:{full_port}", kills=kills))
+            print(f"  crash run: in flight at each kill {extra['in_doubt_per_kill']}", flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for proc in (server, full):
+            proc.terminate()
+            proc.wait(timeout=10)
     rate = statistics.median(r["rate"] for r in runs)
     bare = statistics.median(bare_rates)
     return {"messages": count, "runs": repeat, "messages_per_s": round(rate), "bare_messages_per_s": round(bare),
             "ratio": round(rate / bare, 2),
             "first_request_latency_s": round(statistics.median(r["first_request_latency_s"] for r in runs), 3),
             "approval_seconds": round(statistics.median(r["approval_seconds"] for r in runs), 3),
-            "database": "postgresql" if url and url.startswith("postgres") else "sqlite"}
+            "database": "postgresql" if url and url.startswith("postgres") else "sqlite", **extra}
 
 
 async def reset(url: str) -> None:
@@ -187,8 +192,11 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=None,
                         help="default: a temporary SQLite file; a PostgreSQL database here is emptied after each run")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--residents", type=int, default=450_000,
+                        help="residents for the approval-to-first-request run (0: skip it)")
+    parser.add_argument("--kills", type=int, default=3, help="SIGKILLs in the crash run (0: skip it)")
     args = parser.parse_args()
-    out = asyncio.run(main(args.messages, args.database_url, args.repeat))
+    out = asyncio.run(main(args.messages, args.database_url, args.repeat, args.residents, args.kills))
     print(f"worker path: {out['messages_per_s']} msg/s; bare aiohttp: {out['bare_messages_per_s']} msg/s; "
           f"ratio {out['ratio']}; first request {out['first_request_latency_s']} s after approval")
     print(json.dumps(out))

@@ -23,6 +23,11 @@ class Outbound:
     text: str
     exercise: bool = False
     title: str = ""
+    # Set by the outbox worker: the sender (number or Messaging Service) whose shared rate budget
+    # granted this send (empty: the channel picks), and when the message stops being worth delivering
+    # (the warning's end), for providers that can drop late messages themselves.
+    sender: str = ""
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,17 @@ class Paused:
     """An account-level fault, not this delivery's: authentication failed, the account is suspended,
     the provider throttles the whole account or its queue is full. The channel (or, with `sender`,
     one sender) stops for `after` seconds, an operator problem is shown, and the delivery stays
-    queued without spending an attempt."""
+    queued without spending an attempt. `after` <= 0 means the provider gave no hint: the worker's
+    backoff applies (growing while the fault repeats, reset when a send works again)."""
 
     reason: str
     after: float = 60.0
     code: str = ""
     sender: str = ""  # empty: the whole channel
+    # For the operator problem (Chinese, as the console shows it): what happened and what to do.
+    problem: str = ""
+    todo: str = ""
+    severity: str = "warning"
 
 
 Outcome = Ok | Retry | Permanent | Paused
@@ -129,6 +139,29 @@ class BatchChannel(Channel, Protocol):
     def batch_key(self, item: Outbound) -> object: ...
 
     async def send_batch(self, items: list[Outbound]) -> list[Outcome]: ...
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A sending rate: `rate` messages per second on average, at most `burst` at once."""
+
+    rate: float
+    burst: int = 1
+
+
+class SenderPaced(Protocol):
+    """A channel that sends from a pool of senders, each with its own rate (Twilio numbers, or one
+    Messaging Service). The worker takes tokens from a budget shared by every process in the database
+    and names the sender in `Outbound.sender`."""
+
+    def sender_paces(self) -> dict[str, Pace]: ...
+
+
+class AddressPaced(Protocol):
+    """A channel whose provider limits each address on its own (an IM group robot: 20 messages a minute).
+    The worker paces every address with `address_pace`, shared by every process."""
+
+    address_pace: Pace
 
 
 class Reconciling(Protocol):

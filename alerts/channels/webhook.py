@@ -1,7 +1,8 @@
 """IM group robots: WeCom (企业微信), DingTalk (钉钉), Feishu (飞书) and a generic HMAC-signed JSON webhook.
 
 One channel class, four wire formats. Robots answer rate limits in the JSON body with HTTP 200,
-so the body's error code decides Retry or Permanent, not only the status. The robot URL (its
+so the body's error code decides, not only the status: a throttle pauses that robot (the outbox paces
+each robot below its limit, channels.yaml `robots`, so this is the exception), busy retries. The robot URL (its
 path or query holds the robot's key) and the signing secret never appear in a reason or log line:
 only `mask_url` does.
 """
@@ -23,24 +24,32 @@ from typing import Any
 import aiohttp
 import yarl
 
-from alerts.channels.base import Ok, Outbound, Outcome, Permanent, Retry
+from alerts.channels.base import Ok, Outbound, Outcome, Paused, Permanent, Retry
 
 log = logging.getLogger("alerts.channels.webhook")
 
 KINDS = ("wecom", "dingtalk", "feishu", "webhook")
 
-# Body error codes that mean "slow down, try later"; any other non-zero code is permanent.
-# WeCom: 45009 api freq out of limit (20 messages/min per robot), 45033 too many concurrent calls,
-#        -1 system busy.
-# DingTalk: 130101 send too fast (20/min), 660026 robot rate limited, -1 system busy.
-# Feishu: 11232 frequency limited (100/min, 5/s per robot), 11247 internal rate limit.
-RETRY_CODES: dict[str, frozenset[int]] = {
-    "wecom": frozenset({45009, 45033, -1}),
-    "dingtalk": frozenset({130101, 660026, -1}),
-    "feishu": frozenset({11232, 11247}),
+# Body error codes that mean "this robot sends too much": the robot (not the message) waits out the
+# service's window. WeCom: 45009 api freq out of limit (20 messages/min per robot). DingTalk: 130101
+# send too fast (20/min; more earns a 10-minute throttle), 660026 robot rate limited. Feishu: 11232
+# frequency limited (100/min, 5/s per robot).
+THROTTLE_CODES: dict[str, frozenset[int]] = {
+    "wecom": frozenset({45009}),
+    "dingtalk": frozenset({130101, 660026}),
+    "feishu": frozenset({11232}),
 }
-# How long each service's rate-limit window is: wait that long before trying again.
+# Body codes that mean "busy, try this message again later": WeCom 45033 too many concurrent calls,
+# -1 system busy; DingTalk -1 system busy; Feishu 11247 internal rate limit.
+RETRY_CODES: dict[str, frozenset[int]] = {
+    "wecom": frozenset({45033, -1}),
+    "dingtalk": frozenset({-1}),
+    "feishu": frozenset({11247}),
+}
+# How long a throttled robot rests: DingTalk punishes with ten minutes, the others count per minute.
+THROTTLE_SECONDS: dict[str, float] = {"wecom": 60.0, "dingtalk": 600.0, "feishu": 60.0}
 RETRY_AFTER: dict[str, float] = {"wecom": 60.0, "dingtalk": 60.0, "feishu": 60.0}
+KIND_ZH = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "webhook": "Webhook"}
 # Text limits as documented by each service (bytes of UTF-8).
 TEXT_LIMIT_BYTES: dict[str, int] = {"wecom": 2048, "dingtalk": 20_000, "feishu": 20_000, "webhook": 64_000}
 WECOM_MARKDOWN_LIMIT = 4096
@@ -165,9 +174,15 @@ def build_request(kind: str, target: Target, item: Outbound, *, now: float) -> R
     return Request(yarl.URL(url, encoded=True) if signed_url else yarl.URL(url), body, headers)
 
 
-def classify(kind: str, status: int, body: bytes, retry_after: str | None) -> Outcome:
-    """HTTP status first (429/5xx retry, other non-2xx permanent), then the robot's body code."""
-    if status == 429 or status >= 500:
+def classify(kind: str, status: int, body: bytes, retry_after: str | None, *, robot: str = "",
+             hint: str = "", throttle_seconds: float | None = None) -> Outcome:
+    """HTTP status first (429 pauses the robot, 5xx retries, other non-2xx permanent), then the robot's
+    body code: a throttle pauses this robot for the service's window (its messages wait, none is lost
+    or counted as failed); busy retries the message; others are permanent."""
+    if status == 429:
+        return _throttled(kind, f"HTTP 429 from the {kind} service", robot, hint,
+                          _seconds(retry_after) or throttle_seconds or THROTTLE_SECONDS.get(kind, 60.0), "http_429")
+    if status >= 500:
         return Retry(f"HTTP {status} from the {kind} service", after=_seconds(retry_after), code=f"http_{status}")
     if 300 <= status < 400:
         # Redirects are not followed: they could carry the robot key to another host.
@@ -192,9 +207,20 @@ def classify(kind: str, status: int, body: bytes, retry_after: str | None) -> Ou
     if code == 0:
         return Ok(provider_status="sent")
     reason = f"{kind} error {code}: {str(message)[:200]}"
+    if code in THROTTLE_CODES.get(kind, ()):
+        return _throttled(kind, reason, robot, hint, throttle_seconds or THROTTLE_SECONDS.get(kind, 60.0),
+                          f"{kind}_{code}")
     if code in RETRY_CODES.get(kind, ()):
         return Retry(reason, after=RETRY_AFTER.get(kind), code=f"{kind}_{code}")
     return Permanent(reason, code=f"{kind}_{code}")
+
+
+def _throttled(kind: str, reason: str, robot: str, hint: str, seconds: float, code: str) -> Paused:
+    name = KIND_ZH.get(kind, kind)
+    return Paused(reason, after=seconds, code=code, sender=robot, severity="warning",
+                  problem=f"{name}机器人 {hint or robot} 被限流，暂停向它发送约 {seconds:.0f} 秒",
+                  todo=f"消息保留在队列中，限流结束后自动补发；若反复出现，请调低 channels.yaml 中 robots.{kind} "
+                       "的 messages，或为该群另设机器人")
 
 
 def _seconds(value: str | None) -> float | None:
@@ -208,7 +234,7 @@ class WebhookChannel:
 
     def __init__(self, kind: str, resolve: Resolver, *, timeout_seconds: float = 10.0,
                  max_response_bytes: int = 65_536, allow_http_hosts: list[str] | tuple[str, ...] = (),
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, throttle_seconds: float | None = None):
         if kind not in KINDS:
             raise ValueError(f"unknown webhook kind {kind!r}; expected one of {', '.join(KINDS)}")
         self.name = kind
@@ -218,6 +244,8 @@ class WebhookChannel:
         self._max_bytes = max_response_bytes
         self._allow_http = tuple(allow_http_hosts)
         self._clock = clock
+        # How long a throttled robot rests (None: the service's own window, THROTTLE_SECONDS).
+        self._throttle_seconds = throttle_seconds
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -246,7 +274,8 @@ class WebhookChannel:
                 if len(body) > self._max_bytes:
                     return Retry(f"the {self.kind} service answered more than {self._max_bytes} bytes",
                                  code="body_too_large")
-                outcome = classify(self.kind, response.status, body, response.headers.get("Retry-After"))
+                outcome = classify(self.kind, response.status, body, response.headers.get("Retry-After"),
+                                   robot=item.address, hint=target.hint, throttle_seconds=self._throttle_seconds)
         except TimeoutError:
             outcome = Retry(f"no answer from robot {target.hint} within {self._timeout.total:.0f} s", code="timeout")
         except (aiohttp.ClientError, OSError) as exc:

@@ -19,20 +19,21 @@ def outbox() -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def status(config_dir: Path, as_json: bool) -> None:
-    """Deliveries by state, what is due or deferred, and what a crash left in doubt."""
+    """Is anything stuck, and why: deliveries by state, what waits and for what, paused channels,
+    what crashes left in doubt and how it was settled."""
     from alerts.clock import Clock
-    from alerts.store import deliveries
+    from alerts.store import delivery_stats
     from alerts.store.engine import Database
     from alerts.store.migrate import upgrade
 
     settings = settings_or_exit(config_dir)
 
-    async def go() -> deliveries.OutboxStatus:
+    async def go() -> delivery_stats.OutboxStatus:
         db = Database(settings.database_url)
         try:
             await upgrade(db)
             async with db.read() as conn:
-                return await deliveries.status(conn, Clock().now())
+                return await delivery_stats.status(conn, Clock().now())
         finally:
             await db.close()
 
@@ -40,16 +41,41 @@ def status(config_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(st.as_dict(), ensure_ascii=False, sort_keys=True))
         return
-    click.echo("deliveries by state:")
+    for line in status_lines(st, settings.channels.outbox.in_doubt, settings.channels.outbox.in_doubt_campaigns,
+                             settings.channels.outbox.lease_seconds):
+        click.echo(line)
+
+
+def status_lines(st: object, policy: str, campaign_policy: str, lease_seconds: float) -> list[str]:
+    """One screen: the verdict first, then the figures behind it."""
+    from alerts.store.delivery_stats import OutboxStatus
+
+    assert isinstance(st, OutboxStatus)
+    problems = []
+    if st.paused:
+        problems.append("paused: " + "; ".join(f"{k} until {v['until']} ({v['code']}: {v['reason'][:80]})"
+                                               for k, v in sorted(st.paused.items())))
+    if st.stuck_in_flight:
+        problems.append(f"{st.stuck_in_flight} in flight past their lease (a worker died): the next reclaim "
+                        f"(within {lease_seconds:.0f} s) looks them up at the provider")
+    if st.due and st.oldest_due_seconds > 60:
+        problems.append(f"{st.due} due and not sent; the oldest has waited {st.oldest_due_seconds:.0f} s: "
+                        "is a worker running (`alerts serve` or `alerts worker`)?")
+    lines = ["STUCK: " + p for p in problems] or ["nothing stuck: every due delivery is being sent"]
+    lines.append("deliveries by state:")
     for state in ("queued", "in_flight", "sent", "delivered", "failed", "expired", "withdrawn", "suppressed"):
-        click.echo(f"  {state:<11} {st.by_state.get(state, 0):>9}")
-    click.echo(f"due now: {st.due}; deferred (retry or quiet hours): {st.deferred}; "
-               f"oldest open: {st.oldest_open_seconds:.0f} s")
-    policy = settings.channels.outbox
-    click.echo(f"in doubt after crashes: {st.in_doubt_total} (resent and sent: {st.in_doubt_resent}, "
-               f"failed: {st.in_doubt_failed}, still open: {st.in_doubt_pending}); "
-               f"policy: warnings {policy.in_doubt}, campaigns {policy.in_doubt_campaigns}")
-    click.echo(f"attempts recorded: {st.attempts}")
+        lines.append(f"  {state:<11} {st.by_state.get(state, 0):>9}")
+    lines.append(f"due now: {st.due}; deferred (retry, pause or quiet hours): {st.deferred}; "
+                 f"oldest open: {st.oldest_open_seconds:.0f} s")
+    if st.waiting_reasons:
+        lines.append("queued, by last error: " + ", ".join(f"{k} {v}" for k, v in
+                                                           sorted(st.waiting_reasons.items(), key=lambda kv: -kv[1])))
+    lines.append(f"in doubt after crashes: {st.in_doubt_total} (provider had it, not resent: {st.in_doubt_found}; "
+                 f"sent again: {st.in_doubt_resent}; failed: {st.in_doubt_failed}; still to look up: "
+                 f"{st.in_doubt_pending}); where the provider cannot tell, policy: warnings {policy}, "
+                 f"campaigns {campaign_policy}")
+    lines.append(f"attempts recorded: {st.attempts}")
+    return lines
 
 
 @outbox.command("drain")
@@ -57,7 +83,7 @@ def status(config_dir: Path, as_json: bool) -> None:
 @click.option("--max-batches", default=100_000, show_default=True, help="Stop after this many batches.")
 def drain(config_dir: Path, max_batches: int) -> None:
     """Send everything due now and exit (burst mode). Deliveries a dead worker left in flight
-    are handled first by the in-doubt policy."""
+    are reclaimed first: looked up at the provider before anything is sent again."""
     from alerts.store.migrate import upgrade
 
     settings = settings_or_exit(config_dir)

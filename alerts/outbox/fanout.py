@@ -184,8 +184,11 @@ async def _rules(conn: AsyncConnection, draft: Any, msgs: list[Any], now: dateti
 
 async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: datetime,
                   test_phones: list[str], campaigns: CampaignsSection | None = None,
-                  warning_budget: int = 0) -> FanoutResult:
-    """Write the draft's deliveries. `warning_budget`: warning SMS per resident per hour (0: none)."""
+                  warning_budget: int = 0, residents_window: tuple[int, int] | None = None,
+                  organisations: bool = True) -> FanoutResult:
+    """Write the draft's deliveries. `warning_budget`: warning SMS per resident per hour (0: none).
+    `residents_window` (first, last resident id) writes one slice of a large fan-out (alerts/outbox/
+    slices.py writes the rest after the approval commits); `organisations=False` for the later slices."""
     campaigns = campaigns or CampaignsSection()
     prio = priority(draft.level, draft.kind)
     expires = draft.expires_at
@@ -207,7 +210,10 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
             count = await _to_phones(conn, m, test_phones, prio, rules.next_attempt_at, now, expires) if first else 0
         elif m.audience in ("residents", "elderly"):
             count = await _to_residents(conn, m, prio, now, expires, rules, same_draft=done,
-                                        english_exists=(m.audience, _reach(m)) in has_english)
+                                        english_exists=(m.audience, _reach(m)) in has_english,
+                                        window=residents_window)
+        elif m.audience in ORG_AUDIENCES and not organisations:
+            count = 0
         elif m.audience in ORG_AUDIENCES:
             count = await _to_organisations(conn, m, contact_channels(m.channel, m.audience, im_audiences), prio,
                                             rules, now, expires)
@@ -217,12 +223,18 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
         if m.channel == "sms":
             done.append(m.id)
     deferred = rules.next_attempt_at if rules.next_attempt_at > now else None
-    if not draft.exercise and draft.kind in ("warning", "update") and not sum(by_message.values()):
-        await _report_nobody(conn, draft, msgs, now)
+    # A slice of a large fan-out may hold nobody of the area: slices.py reports once the whole is written.
+    if residents_window is None and nobody_reached(draft, sum(by_message.values())):
+        await report_nobody(conn, draft, msgs, now)
     return FanoutResult(deliveries=sum(by_message.values()), by_message=by_message, deferred_until=deferred)
 
 
-async def _report_nobody(conn: AsyncConnection, draft: Any, msgs: list[Any], now: datetime) -> None:
+def nobody_reached(draft: Any, deliveries_written: int) -> bool:
+    """An approved warning that wrote no delivery at all: an operator must hear of it."""
+    return not draft.exercise and draft.kind in ("warning", "update") and not deliveries_written
+
+
+async def report_nobody(conn: AsyncConnection, draft: Any, msgs: list[Any], now: datetime) -> None:
     """An approved warning that reaches nobody is an operator problem, never only a log line."""
     from alerts.store import problems
 
@@ -248,7 +260,8 @@ def _reached_by(ids: list[int], key: Any) -> Any:
 
 
 async def _to_residents(conn: AsyncConnection, m: Any, prio: int, now: datetime, expires: datetime | None,
-                        rules: Rules, *, same_draft: list[int], english_exists: bool) -> int:
+                        rules: Rules, *, same_draft: list[int], english_exists: bool,
+                        window: tuple[int, int] | None = None) -> int:
     if m.channel != "sms":
         return 0
     key = literal("r:") + cast(residents.c.id, String)
@@ -256,6 +269,8 @@ async def _to_residents(conn: AsyncConnection, m: Any, prio: int, now: datetime,
     conditions = [residents.c.status == "active"]
     if not (reach == "chain" and rules.ending):
         conditions.append(residents.c.area.in_(list(m.areas or [])))
+    if window is not None:
+        conditions.append(residents.c.id.between(window[0], window[1]))
     if m.audience == "elderly":
         conditions.append(or_(residents.c.groups == "elderly", residents.c.groups.like("%elderly%")))
     if m.language == "en":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from alerts.settings._base import Section
 
@@ -13,7 +13,13 @@ _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class RetrySection(Section):
-    max_attempts: int = Field(8, ge=1)
+    """How long a delivery is tried again after temporary failures."""
+
+    # A warning is retried for as long as it is in force: until its alert expires, and at most this
+    # long after approval (for warnings without an end). Never a fixed count of attempts or crashes.
+    warning_ceiling_hours: float = Field(6.0, gt=0, le=72)
+    # Campaigns are not worth chasing: a short budget of attempts.
+    campaign_max_attempts: int = Field(3, ge=1, le=20)
     base_delay_seconds: float = Field(2.0, gt=0)
     max_delay_seconds: float = Field(600.0, gt=0)
 
@@ -33,6 +39,34 @@ class FailoverSection(Section):
 
 
 SmsProviderName = Literal["aliyun", "tencent", "twilio", "log"]
+class PauseSection(Section):
+    """An account-level provider fault (authentication, suspension, throttling, a full queue) pauses the
+    channel or the sender, not the deliveries: they wait without spending attempts."""
+
+    base_seconds: float = Field(1.0, gt=0)  # the first pause; doubled while faults repeat
+    max_seconds: float = Field(300.0, gt=0)
+
+
+class RobotPaceSection(Section):
+    """One IM robot's limit as its service states it (DingTalk and WeCom: 20 messages a minute)."""
+
+    messages: int = Field(20, ge=1)
+    window_seconds: float = Field(60.0, gt=0)
+    # Sent at once at most; the rest is spread so that no window ever holds more than `messages`.
+    burst: int = Field(3, ge=1)
+
+    @field_validator("burst")
+    @classmethod
+    def _burst(cls, value: int, info: ValidationInfo) -> int:
+        messages = info.data.get("messages", 20)
+        if value >= messages:
+            raise ValueError(f"burst must be below messages ({messages}) so the window is never exceeded")
+        return value
+
+
+def _robots() -> dict[str, RobotPaceSection]:
+    return {"dingtalk": RobotPaceSection(), "wecom": RobotPaceSection(),
+            "feishu": RobotPaceSection(messages=100, burst=5)}
 
 
 class SmsChannelSection(Section):
@@ -53,14 +87,14 @@ class SmsChannelSection(Section):
 
 
 class OutboxSection(Section):
+    # Deliveries marked in flight at once are at most sms.concurrency (the requests really in flight);
+    # one claim takes at most this many.
     batch_size: int = Field(200, ge=1, le=5000)
-    # Batches being sent at once by one worker: sending one while the next is claimed and the
-    # last is recorded keeps the provider busy.
-    lanes: int = Field(3, ge=1, le=32)
     lease_seconds: float = Field(60.0, gt=0)
     poll_interval_seconds: float = Field(0.5, gt=0)
-    # What to do with deliveries found in flight after a crash: send again once (at-least-once),
-    # or fail them as "in doubt" (at-most-once). Warnings and campaigns have their own policy.
+    # What to do with an in-doubt delivery (in flight when a worker died) whose provider cannot tell
+    # whether it has it: send again (at-least-once) or fail it (at-most-once). Providers that keep a
+    # record (Twilio) are asked first: found means sent, not found means send.
     in_doubt: Literal["resend", "fail"] = "resend"
     in_doubt_campaigns: Literal["resend", "fail"] = "fail"
 
@@ -98,5 +132,14 @@ class ChannelsConfig(Section):
     sms: SmsChannelSection = SmsChannelSection()
     outbox: OutboxSection = OutboxSection()
     retry: RetrySection = RetrySection()
+    pause: PauseSection = PauseSection()
+    # IM robots paced per robot (keyed by channel name: dingtalk, wecom, feishu).
+    robots: dict[str, RobotPaceSection] = Field(default_factory=_robots)
     campaigns: CampaignsSection = CampaignsSection()
     log_file: str = "../var/outbox.log"
+
+    @field_validator("robots")
+    @classmethod
+    def _robot_defaults(cls, value: dict[str, RobotPaceSection]) -> dict[str, RobotPaceSection]:
+        # Naming one robot kind keeps the documented limits of the others.
+        return {**_robots(), **value}

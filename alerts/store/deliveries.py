@@ -1,23 +1,33 @@
-"""Queries for the outbox: claim with a lease, record outcomes in batches, reclaim after a crash, receipts."""
+"""Queries for the outbox: claim in slices, record outcomes in batches, reclaim after a crash, release, withdraw."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, null, or_, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerts.store.tables import deliveries, delivery_attempts, drafts, messages
+from alerts.store import batched
+from alerts.store.tables import deliveries, delivery_attempts, drafts, fanout_jobs, messages
 
 OPEN_STATES = ("queued", "in_flight")
 FINAL_STATES = ("sent", "delivered", "failed", "expired", "withdrawn", "suppressed")
-# Twilio's message statuses in the order a message moves through them; a callback may only
-# move a delivery forward (callbacks arrive duplicated and out of order).
-PROVIDER_RANK = {"accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4, "delivered": 5,
-                 "undelivered": 5, "failed": 5, "canceled": 5, "read": 6}
-
 
 @dataclass
 class Claimed:
@@ -34,6 +44,12 @@ class Claimed:
     in_doubt: bool
     recipient_key: str = ""
     draft_kind: str = "warning"
+    # An in-doubt delivery not yet settled: ask the provider about requests since `since` first.
+    needs_reconcile: bool = False
+    since: datetime | None = None
+    # When the draft was approved: a warning without an end is retried until a ceiling after this.
+    decided_at: datetime | None = None
+    priority: int = 0
 
 
 @dataclass
@@ -41,7 +57,7 @@ class Finished:
     """The outcome of one attempt, to be written with the others of its batch."""
 
     id: int
-    state: str  # sent, queued (retry), failed, expired, withdrawn
+    state: str  # sent, queued (retry or paused), failed, expired, withdrawn
     provider_id: str | None = None
     provider_status: str | None = None
     error_code: str | None = None
@@ -50,83 +66,155 @@ class Finished:
     # The attempt's own record (None when no provider was called, e.g. expired).
     outcome: str | None = None
     latency_ms: float | None = None
+    # How an in-doubt delivery was settled (found, not_found, unknowable), when it was.
+    reconciled: str | None = None
+    # No request reached the provider for it (paused, expired, withdrawn...): the claim's attempt is undone.
+    undo_attempt: bool = False
 
 
-async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Claimed]:
-    """Claim up to `limit` due deliveries, marking them in flight before any provider is called.
+_IN_DOUBT_OPEN = and_(deliveries.c.in_doubt.is_(True), deliveries.c.reconciled.is_(None))
+_TS = deliveries.c.attempted_at.type
+
+
+async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_seconds: float, limit: int,
+                channels: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                meta_cache: dict[int, Any] | None = None) -> list[Claimed]:
+    """Claim up to `limit` due deliveries, marking them in flight: the worker calls the provider right
+    after this commits, and claims no more than it has requests free, so what is in flight here is
+    what is really in flight.
 
     One UPDATE ... RETURNING takes the rows (PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never
     claim the same row); one more query reads their messages' texts, usually a single row.
+    `channels` limits the claim to those channels; `exclude` leaves paused or spent ones queued.
+    `meta_cache` keeps messages' texts between claims: they do not change once approved (a withdrawal
+    turns the queued deliveries themselves to withdrawn, so no claim sees them afterwards).
     """
-    due = (
-        select(deliveries.c.id)
-        .where(and_(deliveries.c.state == "queued", deliveries.c.next_attempt_at <= now))
-        # Exactly the reverse of the (state, priority, next_attempt_at) index, so the database walks
-        # the index and stops after `limit` rows instead of sorting every queued row per claim.
-        .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at.desc())
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    taken = (await conn.execute(
-        update(deliveries)
-        .where(and_(deliveries.c.id.in_(due.scalar_subquery()), deliveries.c.state == "queued"))
-        .values(state="in_flight", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=deliveries.c.attempts + 1, updated_at=now)
-        .returning(deliveries.c.id, deliveries.c.message_id, deliveries.c.channel, deliveries.c.address,
-                   deliveries.c.attempts, deliveries.c.expires_at, deliveries.c.in_doubt, deliveries.c.recipient_key,
-                   deliveries.c.priority)
-    )).all()
+    if limit <= 0:
+        return []
+    statement = _claim_statement(conn.dialect.name, channels is not None, bool(exclude))
+    params: dict[str, Any] = {"c_now": now, "c_owner": owner, "c_until": now + timedelta(seconds=lease_seconds),
+                              "c_limit": limit}
+    if channels is not None:
+        params["c_channels"] = list(channels)
+    if exclude:
+        params["c_exclude"] = list(exclude)
+    taken = (await conn.execute(statement, params)).all()
     if not taken:
         return []
-    meta = {r.id: r for r in await conn.execute(
-        select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
-               drafts.c.state.label("draft_state"))
-        .join(drafts, drafts.c.id == messages.c.draft_id)
-        .where(messages.c.id.in_({r.message_id for r in taken})))}
+    meta = meta_cache if meta_cache is not None else {}
+    wanted = {r[1] for r in taken} - set(meta)
+    if wanted:
+        if meta_cache is not None and len(meta_cache) > 1000:
+            meta_cache.clear()
+            wanted = {r[1] for r in taken}
+        meta.update({r.id: tuple(r) for r in await conn.execute(
+            select(messages.c.id, messages.c.text, messages.c.draft_id, drafts.c.exercise, drafts.c.kind,
+                   drafts.c.state.label("draft_state"), drafts.c.expires_at, drafts.c.decided_at)
+            .join(drafts, drafts.c.id == messages.c.draft_id)
+            .where(messages.c.id.in_(wanted)))})
+    doubtful = [r[0] for r in taken if r[5] and r[6] is None]
+    since: dict[int, datetime | None] = {}
+    if doubtful:
+        since = {r.id: r.attempted_at for r in await conn.execute(
+            select(deliveries.c.id, deliveries.c.attempted_at).where(deliveries.c.id.in_(doubtful)))}
     out = []
-    for r in sorted(taken, key=lambda r: (-r.priority, r.id)):
-        m = meta[r.message_id]
-        out.append(Claimed(r.id, r.message_id, m.draft_id, r.channel, r.address, m.text, r.attempts, r.expires_at,
-                           m.exercise, m.draft_state, r.in_doubt, r.recipient_key, m.kind))
+    # Rows as plain tuples: at thousands a second, attribute access on result rows is a cost of its own.
+    for ident, message_id, channel, address, attempts, in_doubt, _, priority in sorted(
+            taken, key=lambda r: (-r[7], r[0])):
+        _, text, draft_id, exercise, kind, draft_state, expires_at, decided_at = meta[message_id]
+        out.append(Claimed(ident, message_id, draft_id, channel, address, text, attempts, expires_at, exercise,
+                           draft_state, bool(in_doubt), "", kind, ident in since, since.get(ident), decided_at,
+                           priority))
     return out
 
 
+_CLAIM_STATEMENTS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _claim_statement(dialect: str, by_channel: bool, excluding: bool) -> Any:
+    """The claim, built once per shape with bound parameters (building it per claim costs more than
+    running it)."""
+    key = (dialect, by_channel, excluding)
+    if key in _CLAIM_STATEMENTS:
+        return _CLAIM_STATEMENTS[key]
+    now = bindparam("c_now", type_=_TS)
+    conditions = [deliveries.c.state == "queued", deliveries.c.next_attempt_at <= now]
+    if by_channel:
+        conditions.append(deliveries.c.channel.in_(bindparam("c_channels", expanding=True)))
+    if excluding:
+        conditions.append(deliveries.c.channel.not_in(bindparam("c_exclude", expanding=True)))
+    due = (
+        select(deliveries.c.id)
+        .where(and_(*conditions))
+        # Exactly the reverse of the (state, priority, next_attempt_at) index, so the database walks
+        # the index and stops after `limit` rows instead of sorting every queued row per claim.
+        .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at.desc())
+        .limit(bindparam("c_limit", type_=Integer))
+    )
+    if dialect == "postgresql":
+        # Materialised once: PostgreSQL may otherwise re-run a LIMIT ... SKIP LOCKED subquery for every row
+        # it joins, each run skipping the rows just locked, and so claim far more than `limit`.
+        picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+        chosen = and_(deliveries.c.id == picked.c.id, deliveries.c.state == "queued")
+    else:
+        # By id only: one statement under SQLite's single writer sees the rows the subquery picked, and a
+        # condition on state here would make SQLite walk every queued row instead of looking up the ids.
+        chosen = deliveries.c.id.in_(due.scalar_subquery())
+    statement = (
+        update(deliveries)
+        .where(chosen)
+        .values(state="in_flight", lease_owner=bindparam("c_owner"), lease_until=bindparam("c_until", type_=_TS),
+                attempts=deliveries.c.attempts + 1, updated_at=now,
+                # An unsettled in-doubt delivery keeps the time of the request it is in doubt about.
+                attempted_at=case((_IN_DOUBT_OPEN, deliveries.c.attempted_at), else_=now))
+        .returning(deliveries.c.id, deliveries.c.message_id, deliveries.c.channel, deliveries.c.address,
+                   deliveries.c.attempts, deliveries.c.in_doubt, deliveries.c.reconciled, deliveries.c.priority)
+    )
+    _CLAIM_STATEMENTS[key] = statement
+    return statement
+
+
 _PROVIDER_STATUS = deliveries.c.provider_status
+_LEASED = and_(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "in_flight",
+               deliveries.c.lease_owner == bindparam("b_owner"))
 
 
 async def finish_many(conn: AsyncConnection, items: list[Finished], *, owner: str, now: datetime) -> None:
-    """Record a batch of outcomes (two statements, not one per delivery), only where this worker
-    still holds the lease, and every provider attempt alongside."""
+    """Record a batch of outcomes, only where this worker still holds the lease, and every provider
+    attempt alongside: sent ones in one statement (alerts/store/batched.py), the others with one more."""
     sent = [i for i in items if i.state == "sent"]
     other = [i for i in items if i.state != "sent"]
-    where = and_(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "in_flight",
-                 deliveries.c.lease_owner == owner)
-    if sent:
-        # A status callback can beat this record (Twilio is fast): what it reported is kept.
-        await conn.execute(
-            update(deliveries).where(where).values(
-                state=case((_PROVIDER_STATUS == "delivered", "delivered"),
-                           (or_(_PROVIDER_STATUS == "undelivered", _PROVIDER_STATUS == "failed"), "failed"), else_="sent"),
-                provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_pid")),
-                provider_status=func.coalesce(_PROVIDER_STATUS, bindparam("b_pstatus")),
-                error="", sent_at=now, updated_at=now, lease_owner=None, lease_until=None),
-            [{"b_id": i.id, "b_pid": i.provider_id, "b_pstatus": i.provider_status} for i in sent],
-        )
+    await batched.mark_sent(conn, [{"id": i.id, "pid": i.provider_id, "ps": i.provider_status, "rec": i.reconciled}
+                                   for i in sent], owner=owner, now=now)
     if other:
         await conn.execute(
-            update(deliveries).where(where).values(
+            update(deliveries).where(_LEASED).values(
                 state=bindparam("b_state"), error=bindparam("b_error"), error_code=bindparam("b_code"),
                 next_attempt_at=func.coalesce(bindparam("b_next", type_=deliveries.c.next_attempt_at.type),
                                               deliveries.c.next_attempt_at),
+                reconciled=func.coalesce(bindparam("b_rec", type_=deliveries.c.reconciled.type), deliveries.c.reconciled),
+                attempts=deliveries.c.attempts - bindparam("b_undo", type_=Integer),
                 updated_at=now, lease_owner=None, lease_until=None),
-            [{"b_id": i.id, "b_state": i.state, "b_error": i.error[:500], "b_code": i.error_code,
-              "b_next": i.next_attempt_at} for i in other],
+            [{"b_id": i.id, "b_owner": owner, "b_state": i.state, "b_error": i.error[:500], "b_code": i.error_code,
+              "b_next": i.next_attempt_at, "b_rec": i.reconciled, "b_undo": 1 if i.undo_attempt else 0}
+             for i in other],
         )
-    attempts = [dict(delivery_id=i.id, at=now, outcome=i.outcome, error_code=i.error_code, detail=i.error[:500],
-                     latency_ms=i.latency_ms) for i in items if i.outcome is not None]
-    if attempts:
-        await conn.execute(delivery_attempts.insert(), attempts)
+    await batched.add_attempts(conn, [{"id": i.id, "o": i.outcome, "c": i.error_code, "d": i.error[:500] or None,
+                                       "ms": i.latency_ms} for i in items if i.outcome is not None], now=now)
+
+
+async def release(conn: AsyncConnection, items: list[tuple[int, datetime | None]], *, owner: str,
+                  now: datetime) -> None:
+    """Put claimed deliveries back that will not be sent now (no rate token, a paused sender): no request
+    was made, so their attempt is undone; each is due again at its time (None: as it was)."""
+    if not items:
+        return
+    await conn.execute(
+        update(deliveries).where(_LEASED).values(
+            state="queued", attempts=deliveries.c.attempts - 1, lease_owner=None, lease_until=None, updated_at=now,
+            next_attempt_at=func.coalesce(bindparam("b_next", type_=deliveries.c.next_attempt_at.type),
+                                          deliveries.c.next_attempt_at)),
+        [{"b_id": i, "b_owner": owner, "b_next": at} for i, at in items])
 
 
 async def finish(conn: AsyncConnection, delivery_id: int, *, owner: str, state: str, now: datetime,
@@ -154,52 +242,34 @@ async def lease_owners(conn: AsyncConnection) -> list[str]:
 
 @dataclass
 class Reclaimed:
-    resent: int = 0
-    failed: int = 0
+    queued: int = 0  # in doubt, queued to be reconciled with the provider before any resend
+    settled: int = 0  # in doubt, but the provider's status callback had already told what happened
 
     @property
     def total(self) -> int:
-        return self.resent + self.failed
+        return self.queued + self.settled
 
 
-async def reclaim_expired_leases(conn: AsyncConnection, *, now: datetime, policy: str,
-                                 campaign_policy: str | None = None, dead_owners: list[str] | None = None) -> int:
-    return (await reclaim(conn, now=now, policy=policy, campaign_policy=campaign_policy or policy,
-                          dead_owners=dead_owners or [])).total
-
-
-async def reclaim(conn: AsyncConnection, *, now: datetime, policy: str, campaign_policy: str,
-                  dead_owners: list[str]) -> Reclaimed:
-    """Deliveries left in flight by a dead worker are "in doubt": the provider may or may not have
-    them. Policy "resend" queues them once more (at-least-once; a second crash fails them),
-    "fail" ends them (at-most-once). Each gets an attempt record saying so."""
+async def reclaim(conn: AsyncConnection, *, now: datetime, dead_owners: list[str]) -> Reclaimed:
+    """Deliveries left in flight by a dead worker (or whose lease ran out) are "in doubt": the request
+    may or may not have reached the provider. One whose status callback already came is settled by it;
+    the others are queued again, marked to be reconciled: the worker asks the provider before it sends
+    (found: sent; not found: send; unknowable: the in-doubt policy). Never failed for a crash count."""
     stale = and_(deliveries.c.state == "in_flight",
                  or_(deliveries.c.lease_until < now, deliveries.c.lease_owner.in_(dead_owners or ["-"])))
-    campaign_messages = (select(messages.c.id).join(drafts, drafts.c.id == messages.c.draft_id)
-                         .where(drafts.c.kind == "campaign"))
     result = Reclaimed()
-    for scope, pol in ((deliveries.c.message_id.in_(campaign_messages), campaign_policy),
-                       (deliveries.c.message_id.not_in(campaign_messages), policy)):
-        if pol == "resend":
-            twice = and_(stale, scope, deliveries.c.in_doubt.is_(True))
-            once = and_(stale, scope, deliveries.c.in_doubt.is_(False))
-            await _attempt_from(conn, twice, now, "in flight at a second crash; not sent again")
-            r = await conn.execute(update(deliveries).where(twice).values(
-                state="failed", error="in doubt twice after crashes; not sent again", error_code="in_doubt",
-                lease_owner=None, lease_until=None, updated_at=now))
-            result.failed += int(r.rowcount or 0)
-            await _attempt_from(conn, once, now, "in flight when a worker stopped; sent once more (policy: resend)")
-            r = await conn.execute(update(deliveries).where(once).values(
-                state="queued", in_doubt=True, lease_owner=None, lease_until=None, next_attempt_at=now,
-                updated_at=now))
-            result.resent += int(r.rowcount or 0)
-        else:
-            cond = and_(stale, scope)
-            await _attempt_from(conn, cond, now, "in flight when a worker stopped; not resent (policy: fail)")
-            r = await conn.execute(update(deliveries).where(cond).values(
-                state="failed", in_doubt=True, error="in flight when a worker stopped; not resent (policy: fail)",
-                error_code="in_doubt", lease_owner=None, lease_until=None, updated_at=now))
-            result.failed += int(r.rowcount or 0)
+    heard = and_(stale, _PROVIDER_STATUS.is_not(None))
+    await _attempt_from(conn, heard, now, "in flight when a worker stopped; its status callback had come: sent")
+    r = await conn.execute(update(deliveries).where(heard).values(
+        state=case((_PROVIDER_STATUS == "delivered", "delivered"),
+                   (_PROVIDER_STATUS.in_(("undelivered", "failed")), "failed"), else_="sent"),
+        in_doubt=True, reconciled="callback", sent_at=now, lease_owner=None, lease_until=None, updated_at=now))
+    result.settled = int(r.rowcount or 0)
+    await _attempt_from(conn, stale, now, "in flight when a worker stopped; to be looked up at the provider")
+    r = await conn.execute(update(deliveries).where(stale).values(
+        state="queued", in_doubt=True, reconciled=None, lease_owner=None, lease_until=None, next_attempt_at=now,
+        updated_at=now))
+    result.queued = int(r.rowcount or 0)
     return result
 
 
@@ -215,6 +285,7 @@ async def _attempt_from(conn: AsyncConnection, where: Any, now: datetime, detail
 async def withdraw_for_draft(conn: AsyncConnection, draft_id: int, *, now: datetime, reason: str) -> int:
     """Stop everything of a draft that has not gone out yet."""
     msg_ids = select(messages.c.id).where(messages.c.draft_id == draft_id)
+    await conn.execute(delete(fanout_jobs).where(fanout_jobs.c.draft_id == draft_id))  # nor any still to come
     result = await conn.execute(
         update(deliveries)
         .where(and_(deliveries.c.message_id.in_(msg_ids), deliveries.c.state == "queued"))
@@ -238,53 +309,7 @@ async def suppress_queued_for(conn: AsyncConnection, recipient_keys: list[str], 
     return int(result.rowcount or 0)
 
 
-# --- receipts -------------------------------------------------------------------------------------
-
-@dataclass
-class Receipt:
-    found: bool
-    changed: bool
-    delivery_id: int | None = None
-    state: str | None = None
-    note: str = ""
-
-
-async def apply_status(conn: AsyncConnection, *, delivery_id: int | None, provider_id: str, status: str,
-                       error_code: str | None, now: datetime) -> Receipt:
-    """Apply a provider status callback; a status never moves a delivery backwards."""
-    status = status.strip().lower()
-    rank = PROVIDER_RANK.get(status)
-    if rank is None:
-        return Receipt(False, False, note=f"unknown status {status!r}")
-    q = select(deliveries.c.id, deliveries.c.state, deliveries.c.provider_id, deliveries.c.provider_status)
-    if delivery_id is not None:
-        row = (await conn.execute(q.where(deliveries.c.id == delivery_id))).first()
-        if row is not None and row.provider_id and provider_id and row.provider_id != provider_id:
-            return Receipt(False, False, note="the message id does not match this delivery")
-    else:
-        row = (await conn.execute(q.where(deliveries.c.provider_id == provider_id))).first()
-    if row is None:
-        return Receipt(False, False, note="no such delivery")
-    current = PROVIDER_RANK.get(row.provider_status or "", 0)
-    if rank <= current or row.state in ("queued", "withdrawn", "expired", "suppressed"):
-        return Receipt(True, False, row.id, row.state, note="not newer than what is recorded")
-    values: dict[str, Any] = {"provider_status": status, "updated_at": now}
-    if provider_id and not row.provider_id:
-        values["provider_id"] = provider_id
-    if row.state != "in_flight":  # an in-flight row takes the status when the worker records it
-        if status == "delivered":
-            values["state"] = "delivered"
-        elif status in ("undelivered", "failed"):
-            values.update(state="failed", error_code=error_code or status,
-                          error=f"the carrier reported {status}" + (f" (error {error_code})" if error_code else ""))
-    elif status in ("undelivered", "failed"):
-        values["error_code"] = error_code or status
-    cas = deliveries.c.provider_status.is_(None) if row.provider_status is None else (
-        deliveries.c.provider_status == row.provider_status)
-    result = await conn.execute(update(deliveries).where(and_(deliveries.c.id == row.id, cas)).values(**values))
-    changed = bool(result.rowcount)
-    return Receipt(True, changed, row.id, values.get("state", row.state))
-
+# --- receipts: alerts/store/receipts.py (kept importable from here, where callers look for them) ---------
 
 # --- reporting ------------------------------------------------------------------------------------
 
@@ -300,62 +325,16 @@ async def drafts_finished(conn: AsyncConnection) -> list[tuple[int, bool]]:
         .join(messages, messages.c.id == deliveries.c.message_id)
         .where(and_(messages.c.draft_id == drafts.c.id, deliveries.c.state.in_(("failed", "expired"))))
     )
+    still_writing = select(fanout_jobs.c.draft_id).where(fanout_jobs.c.draft_id == drafts.c.id)
     rows = await conn.execute(
         select(drafts.c.id, exists(failed_rows).label("any_failed"))
-        .where(and_(drafts.c.state == "dispatching", ~exists(open_rows)))
+        .where(and_(drafts.c.state == "dispatching", ~exists(open_rows), ~exists(still_writing)))
     )
     return [(r.id, bool(r.any_failed)) for r in rows]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+from alerts.store.receipts import PROVIDER_RANK, Receipt, apply_status  # noqa: E402 - re-exported, see above
 
-
-async def depth(conn: AsyncConnection, now: datetime) -> tuple[int, float]:
-    """Open deliveries and the age in seconds of the oldest one."""
-    row = (await conn.execute(
-        select(func.count(), func.min(deliveries.c.created_at)).where(deliveries.c.state.in_(OPEN_STATES))
-    )).first()
-    count = int(row[0]) if row else 0
-    oldest = _aware(row[1]) if row else None
-    return count, ((now - oldest).total_seconds() if oldest else 0.0)
-
-
-@dataclass
-class OutboxStatus:
-    by_state: dict[str, int] = field(default_factory=dict)
-    due: int = 0
-    deferred: int = 0
-    oldest_open_seconds: float = 0.0
-    in_doubt_total: int = 0
-    in_doubt_resent: int = 0
-    in_doubt_failed: int = 0
-    in_doubt_pending: int = 0
-    attempts: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-async def status(conn: AsyncConnection, now: datetime) -> OutboxStatus:
-    out = OutboxStatus()
-    for state, count in await conn.execute(select(deliveries.c.state, func.count()).group_by(deliveries.c.state)):
-        out.by_state[state] = int(count)
-    queued = deliveries.c.state == "queued"
-    out.due = int((await conn.execute(select(func.count()).where(
-        and_(queued, deliveries.c.next_attempt_at <= now)))).scalar() or 0)
-    out.deferred = out.by_state.get("queued", 0) - out.due
-    _, out.oldest_open_seconds = await depth(conn, now)
-    for state, count in await conn.execute(select(deliveries.c.state, func.count())
-                                           .where(deliveries.c.in_doubt.is_(True)).group_by(deliveries.c.state)):
-        out.in_doubt_total += int(count)
-        if state in ("sent", "delivered"):
-            out.in_doubt_resent += int(count)
-        elif state in OPEN_STATES:
-            out.in_doubt_pending += int(count)
-        else:
-            out.in_doubt_failed += int(count)
-    out.attempts = int((await conn.execute(select(func.count()).select_from(delivery_attempts))).scalar() or 0)
-    return out
+__all__ = ["PROVIDER_RANK", "Claimed", "Finished", "Receipt", "Reclaimed", "apply_status", "claim", "drafts_finished",
+           "finish", "finish_many", "lease_owners", "reclaim", "record_attempt", "release", "suppress_queued_for",
+           "withdraw_for_draft"]

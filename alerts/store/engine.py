@@ -70,6 +70,25 @@ class Database:
                 yield conn
 
     @asynccontextmanager
+    async def held(self) -> AsyncIterator[AsyncConnection]:
+        """One connection kept for many write transactions (`write_on`): a loop that commits hundreds
+        of times a second (the outbox writer) saves a pool checkout and reset per transaction."""
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(alerts_write=True)
+            yield conn
+
+    @asynccontextmanager
+    async def write_on(self, conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a connection from `held`, under the same single-writer lock as `write`."""
+        if self.is_sqlite:
+            async with self._write_lock, conn.begin():
+                yield conn
+        else:
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn

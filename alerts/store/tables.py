@@ -317,6 +317,12 @@ deliveries = Table(
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     ts("sent_at", nullable=True),
+    # When the last provider request started (the worker marks it in flight then): an in-doubt
+    # delivery is looked up at the provider from this time on.
+    ts("attempted_at", nullable=True),
+    # How an in-doubt delivery was settled: found (the provider has it), callback (its status callback
+    # had come), not_found (sent again), unknowable (the in-doubt policy decided). NULL: not yet.
+    Column("reconciled", String(20), nullable=True),
     UniqueConstraint("message_id", "recipient_key", "channel", name="uq_deliveries_message_recipient_channel"),
     Index("ix_deliveries_claim", "state", "priority", "next_attempt_at"),
     Index("ix_deliveries_provider_id", "provider_id"),
@@ -687,4 +693,38 @@ event_drafts = Table(
     Column("rumour_id", ForeignKey("rumours.id"), nullable=True),
     ts("created_at", nullable=False),
     Index("ix_event_drafts_event_id", "event_id"),
+)
+
+# --- delivery: shared send budgets and pauses (issue 13) -------------------------------------------
+
+# One row per rate-limited key ("sms:+8613...", "sms:MG..." for a sender, "dingtalk:contact:7" for a
+# robot, "sms" for a whole channel): a token bucket every worker process takes from in a transaction,
+# so N replicas together keep the configured rate; and a pause after an account-level provider fault.
+send_budgets = Table(
+    "send_budgets",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),  # wall-clock seconds of the last refill
+    ts("paused_until", nullable=True),
+    Column("pauses", Integer, nullable=False, default=0),  # consecutive pauses, for the backoff
+    Column("pause_code", String(40), nullable=True),  # set while a pause problem is open
+    Column("pause_reason", Text, nullable=False, default=""),
+)
+
+# A large fan-out continued after its approval committed (alerts/outbox/slices.py): residents with ids
+# from next_id to last_id are still to be written; the draft is not finished while its row exists.
+fanout_jobs = Table(
+    "fanout_jobs",
+    metadata,
+    Column("draft_id", ForeignKey("drafts.id"), primary_key=True, autoincrement=False),
+    Column("group_key", String(400), nullable=False),
+    Column("next_id", BigInteger, nullable=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("written", Integer, nullable=False, default=0),  # deliveries written so far
+    # The approval's hourly warning budget per resident (alerts/chain.py), so every slice applies it alike.
+    Column("warning_budget", Integer, nullable=False, default=0, server_default="0"),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    Index("ix_fanout_jobs_group_key", "group_key"),
 )

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from alerts.clock import Clock
 from alerts.content.sms import SmsRules, check
-from alerts.outbox import fanout
+from alerts.outbox import slices
 from alerts.settings.channels import CampaignsSection
 from alerts.store import deliveries as delivery_store
 from alerts.store import drafts as draft_store
@@ -74,7 +74,8 @@ class Actions:
         if not await draft_store.transition(conn, draft_id, "pending", "approved", at=now, by=actor, expedited=expedited):
             raise TransitionError("changed", "approved")
         fresh = await self._load(conn, draft_id)
-        result = await fanout.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones,
+        # Large fan-outs commit their first slice here and the rest right after (alerts/outbox/slices.py).
+        result = await slices.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones,
                                       campaigns=self.campaigns, warning_budget=self.warning_budget)
         await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
         await audit.append(conn, at=now, actor=actor, action=action, target=f"draft:{draft_id}", origin=origin,

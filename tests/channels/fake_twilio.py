@@ -1,7 +1,11 @@
 """A local HTTP server that answers like Twilio's Messages API, for tests and benchmarks.
 
 POST /2010-04-01/Accounts/{sid}/Messages.json answers 201 with a Message JSON body; a plan can
-make given numbers answer with errors first (429, 500, 400 with a Twilio error code).
+make given numbers answer with errors first (429, 500, 400 with a Twilio error code, optionally a
+Retry-After header), and `error_rates` makes a random share of requests fail (seeded).
+GET of the same path lists messages as Twilio does: newest first, filtered by To, From and DateSent
+(`DateSent>`/`DateSent<` from the library: on or after / before; date-only values mean midnight UTC);
+a message counts as sent `send_after` seconds after it was accepted (until then it has no date_sent).
 Run alone (for benchmarks in another process): python -m tests.channels.fake_twilio --port N
 """
 
@@ -12,8 +16,12 @@ import asyncio
 import base64
 import itertools
 import json
+import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from aiohttp import web
 
@@ -27,6 +35,8 @@ ERRORS = {
     503: (20503, "Service Unavailable"),
 }
 
+Plan = tuple[int, int | None] | tuple[int, int | None, str]
+
 
 @dataclass
 class Received:
@@ -35,69 +45,149 @@ class Received:
     sender: str
     status_callback: str
     sid: str
+    validity_period: str = ""
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
 class FakeTwilio:
-    """Behaviour and records of the fake; `plan[to]` lists (status, code) answers to give first."""
+    """Behaviour and records of the fake; `plan[to]` lists (status, code[, Retry-After]) answers to give first."""
 
-    plan: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
+    plan: dict[str, list[Plan]] = field(default_factory=dict)
+    # The same, by sender (From or MessagingServiceSid): a number whose queue is full answers so.
+    plan_from: dict[str, list[Plan]] = field(default_factory=dict)
     delay: float = 0.0
     record: bool = True
+    # A share of all create requests answered with an error instead: {429: 0.02, 500: 0.01}.
+    error_rates: dict[int, float] = field(default_factory=dict)
+    seed: int = 13
+    send_after: float = 0.0  # seconds from accepted to sent (date_sent appears then)
+    list_status: int = 200  # answer message lists with this error status instead (e.g. 403, 503)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     received: list[Received] = field(default_factory=list)
     requests: int = 0
+    list_requests: int = 0
     by_to: Counter[str] = field(default_factory=Counter)
     first_request_at: float | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _rng: random.Random | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list)
         return app
+
+    def _authorised(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        return auth == expected and request.match_info["sid"] == ACCOUNT_SID
+
+    def _random_error(self) -> int | None:
+        if not self.error_rates:
+            return None
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        roll = self._rng.random()
+        for status, share in sorted(self.error_rates.items()):
+            if roll < share:
+                return status
+            roll -= share
+        return None
 
     async def create(self, request: web.Request) -> web.Response:
         self.requests += 1
         if self.first_request_at is None:
             self.first_request_at = asyncio.get_running_loop().time()
-        auth = request.headers.get("Authorization", "")
-        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-        if auth != expected or request.match_info["sid"] != ACCOUNT_SID:
+        if not self._authorised(request):
             return self._error(401, 20003, "Authenticate")
         form = await request.post()
         to = str(form.get("To", ""))
         if self.delay:
             await asyncio.sleep(self.delay)
-        planned = self.plan.get(to)
+        planned = self.plan.get(to) or self.plan_from.get(str(form.get("From") or form.get("MessagingServiceSid")))
         if planned:
-            status, code = planned.pop(0)
+            status, code, *after = planned.pop(0)
             if status != 201:
-                return self._error(status, code, ERRORS.get(status, (code, "Bad Request"))[1])
+                return self._error(status, code, ERRORS.get(status, (code, "Bad Request"))[1], *after)
+        failure = self._random_error()
+        if failure is not None:
+            return self._error(failure, ERRORS[failure][0], ERRORS[failure][1])
         sid = f"SM{next(self._ids):032x}"
+        message = Received(to, str(form.get("Body", "")), str(form.get("MessagingServiceSid") or form.get("From") or ""),
+                           str(form.get("StatusCallback", "")), sid, str(form.get("ValidityPeriod", "")), self.now())
         if self.record:
-            self.received.append(Received(to, str(form.get("Body", "")),
-                                          str(form.get("MessagingServiceSid") or form.get("From") or ""),
-                                          str(form.get("StatusCallback", "")), sid))
+            self.received.append(message)
             self.by_to[to] += 1
-        body = {
-            "sid": sid, "account_sid": ACCOUNT_SID, "to": to, "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "body": form.get("Body"),
-            "status": "queued" if form.get("From") else "accepted", "num_segments": "1", "direction": "outbound-api",
+        return web.json_response(self._resource(message, form.get("From"), created=True), status=201)
+
+    def _resource(self, m: Received, sender: object = None, created: bool = False) -> dict[str, object]:
+        """The Message resource: as just accepted (the create answer), or as it is now (the list)."""
+        sent_at = m.created + timedelta(seconds=self.send_after)
+        sent = not created and sent_at <= self.now()
+        status = "sent" if sent else ("queued" if sender else "accepted")
+        stamp = format_datetime(m.created, usegmt=False)
+        return {
+            "sid": m.sid, "account_sid": ACCOUNT_SID, "to": m.to, "from": sender,
+            "messaging_service_sid": None if sender else m.sender, "body": m.body,
+            "status": status, "num_segments": "1", "direction": "outbound-api",
             "api_version": "2010-04-01", "price": None, "price_unit": "USD", "error_code": None,
-            "error_message": None, "date_created": "Sat, 28 Nov 2026 08:00:00 +0000",
-            "date_updated": "Sat, 28 Nov 2026 08:00:00 +0000", "date_sent": None,
-            "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json", "subresource_uris": {},
+            "error_message": None, "date_created": stamp, "date_updated": stamp,
+            "date_sent": format_datetime(sent_at, usegmt=False) if sent else None,
+            "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{m.sid}.json", "subresource_uris": {},
         }
-        return web.json_response(body, status=201)
+
+    async def list(self, request: web.Request) -> web.Response:
+        """Twilio's message list: newest first; To/From filters; DateSent on, after (>) or before (<)."""
+        self.list_requests += 1
+        if not self._authorised(request):
+            return self._error(401, 20003, "Authenticate")
+        if self.list_status != 200:
+            return self._error(self.list_status, 20403 if self.list_status == 403 else None, "Unavailable")
+        q = request.query
+        size = min(1000, int(q.get("PageSize", "50")))
+        bounds = {op: _when(q[key]) for key, op in (("DateSent>", ">="), ("DateSent<", "<"), ("DateSent", "="))
+                  if key in q}
+        found = []
+        for m in reversed(self.received):
+            if "To" in q and m.to != q["To"]:
+                continue
+            if "From" in q and m.sender != q["From"]:
+                continue
+            sent_at = m.created + timedelta(seconds=self.send_after)
+            if bounds and sent_at > self.now():
+                continue  # not sent yet: no date_sent to filter on
+            if ">=" in bounds and sent_at < bounds[">="]:
+                continue
+            if "<" in bounds and sent_at >= bounds["<"]:
+                continue
+            if "=" in bounds and sent_at.date() != bounds["="].date():
+                continue
+            found.append(self._resource(m))
+            if len(found) == size:
+                break
+        uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+        return web.json_response({"messages": found, "end": max(0, len(found) - 1), "first_page_uri": uri,
+                                  "next_page_uri": None, "page": 0, "page_size": size, "previous_page_uri": None,
+                                  "start": 0, "uri": uri})
 
     @staticmethod
-    def _error(status: int, code: int | None, message: str) -> web.Response:
-        return web.Response(status=status, content_type="application/json", text=json.dumps(
+    def _error(status: int, code: int | None, message: str, retry_after: str | None = None) -> web.Response:
+        headers = {"Retry-After": retry_after} if retry_after is not None else None
+        return web.Response(status=status, content_type="application/json", headers=headers, text=json.dumps(
             {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
              "status": status}))
 
     def duplicates(self) -> int:
         """Extra copies received beyond the first, over all numbers."""
         return sum(n - 1 for n in self.by_to.values() if n > 1)
+
+
+def _when(value: str) -> datetime:
+    value = value.strip()
+    if len(value) == 10:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 async def start(fake: FakeTwilio, port: int = 0) -> tuple[web.AppRunner, str]:
@@ -160,7 +250,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the aiohttp fake (plans, records) instead of the fast one")
     args = parser.parse_args()
     if args.full:
-        fake = FakeTwilio(record=False)
+        fake = FakeTwilio()  # keeps messages: reconciliation looks them up
         web.run_app(fake.app(), host="127.0.0.1", port=args.port, access_log=None, print=None, backlog=1024)
     else:
         asyncio.run(serve_fast(args.port))

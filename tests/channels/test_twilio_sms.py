@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from alerts.channels.twilio_sms import RebasedHttpClient, TwilioSmsChannel
 from alerts.clock import ManualClock
 from alerts.outbox.worker import Worker
-from alerts.settings.channels import ChannelsConfig
+from alerts.settings.channels import CampaignsSection, ChannelsConfig
 from alerts.store.tables import deliveries, delivery_attempts, residents
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio, start
 from tests.outbox.helpers import add_residents, approved_draft, phone
@@ -30,16 +30,17 @@ async def fake() -> AsyncIterator[tuple[FakeTwilio, str]]:
         await runner.cleanup()
 
 
-def channel(url: str, *, timeout: float = 5.0, senders: list[str] | None = None) -> TwilioSmsChannel:
-    return TwilioSmsChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
+def channel(url: str, *, timeout: float = 5.0, senders: list[str] | None = None,
+            clock: ManualClock | None = None, token: str = AUTH_TOKEN) -> TwilioSmsChannel:
+    return TwilioSmsChannel(account_sid=ACCOUNT_SID, auth_token=token,
                             messaging_service_sid=None if senders else MESSAGING_SERVICE_SID, senders=senders or [],
                             status_callback_base="https://alerts.example.cn", api_base_url=url,
-                            messages_per_second=1000, burst=1000, concurrency=8, timeout=timeout)
+                            messages_per_second=1000, burst=1000, concurrency=8, timeout=timeout, clock=clock)
 
 
 def config(**outbox: Any) -> ChannelsConfig:
     return ChannelsConfig.model_validate({"outbox": {"batch_size": 50, **outbox},
-                                          "retry": {"max_attempts": 4, "base_delay_seconds": 1}})
+                                          "retry": {"base_delay_seconds": 1, "campaign_max_attempts": 3}})
 
 
 async def setup(database: Any, count: int) -> int:
@@ -102,57 +103,68 @@ async def test_a_pool_of_sender_numbers_is_used_in_turn(database: Any, fake: Any
     assert sorted(set(used)) == ["+15005550006", "+15005550007"] and used.count("+15005550006") == 5
 
 
-async def test_429_then_success_is_retried_with_backoff(database: Any, fake: Any) -> None:
+async def test_server_errors_are_retried_while_the_warning_is_in_force_and_never_after(
+        database: Any, fake: Any) -> None:
     server, url = fake
-    await setup(database, 3)
-    server.plan[phone(1)] = [(429, 20429), (429, 20429)]
+    async with database.write() as conn:
+        await add_residents(conn, 2, at=START)
+        await approved_draft(conn, at=START, expires_at=START + timedelta(minutes=20))
+    server.plan[phone(0)] = [(500, None), (503, 20503, "7")]
+    server.plan[phone(1)] = [(500, None)] * 100
     clock = ManualClock(START)
-    sms = channel(url)
+    sms = channel(url, clock=clock)
     worker = Worker(database, {"sms": sms}, config(), clock)
     try:
         await worker.drain()
-        row = (await rows(database))[phone(1)]
-        if row.state == "queued":  # jitter may make it due at once; otherwise wait for its time
-            assert row.next_attempt_at > START and row.error_code == "20429"
-            clock.advance(seconds=60)
-            await worker.drain()
-            clock.advance(seconds=60)
+        await worker.drain()
+        row = (await rows(database))[phone(0)]
+        if row.state == "queued" and row.error_code == "20503":  # Retry-After: 7 is honoured exactly
+            assert row.next_attempt_at == clock.now() + timedelta(seconds=7)
+        for _ in range(40):
+            clock.advance(seconds=45)
             await worker.drain()
     finally:
         await sms.close()
-    row = (await rows(database))[phone(1)]
-    assert row.state == "sent" and row.attempts == 3
-    assert (await attempts(database))[row.id] == ["retry", "retry", "ok"]
-    assert [r.to for r in server.received].count(phone(1)) == 1
+    got = await rows(database)
+    assert got[phone(0)].state == "sent"
+    assert (await attempts(database))[got[phone(0)].id] == ["retry", "retry", "ok"]
+    # Far more attempts than any fixed count, then not one after the warning ended.
+    assert got[phone(1)].state == "expired" and got[phone(1)].attempts > 8
+    assert got[phone(1)].error.startswith(("its alert expired before it could be sent",
+                                           "its alert ended before a retry could be sent: Twilio HTTP 500"))
+    assert server.by_to[phone(1)] == 0
 
 
-async def test_server_errors_are_retried_and_give_up_after_max_attempts(database: Any, fake: Any) -> None:
+async def test_a_campaign_keeps_a_short_retry_budget(database: Any, fake: Any) -> None:
     server, url = fake
-    await setup(database, 2)
-    server.plan[phone(0)] = [(500, None), (503, 20503)]
-    server.plan[phone(1)] = [(500, None)] * 10
+    async with database.write() as conn:
+        await add_residents(conn, 1, at=START)
+        await approved_draft(conn, at=START, kind="campaign", level=None, group_key="campaign:heat",
+                             campaigns=CampaignsSection(quiet_hours=""))
+    server.plan[phone(0)] = [(500, None)] * 10
     clock = ManualClock(START)
     sms = channel(url)
     worker = Worker(database, {"sms": sms}, config(), clock)
     try:
         for _ in range(6):
             await worker.drain()
-            clock.advance(seconds=30)
+            clock.advance(seconds=60)
     finally:
         await sms.close()
-    got = await rows(database)
-    assert got[phone(0)].state == "sent"
-    assert (await attempts(database))[got[phone(0)].id] == ["retry", "retry", "ok"]
-    assert got[phone(1)].state == "failed" and got[phone(1)].attempts == 4
-    assert "gave up after 4 attempts" in got[phone(1)].error
+    row = (await rows(database))[phone(0)]
+    assert (row.state, row.attempts) == ("failed", 3) and "gave up after 3 attempts" in row.error
 
 
-async def test_permanent_errors_end_the_delivery_with_the_reason(database: Any, fake: Any) -> None:
+async def test_per_number_errors_end_or_retry_only_that_delivery(database: Any, fake: Any) -> None:
     server, url = fake
-    await setup(database, 4)
+    await setup(database, 10)
     server.plan[phone(0)] = [(400, 21211)]
     server.plan[phone(1)] = [(400, 21610)]
     server.plan[phone(2)] = [(400, 21614)]
+    for i, code in zip(range(4, 8), (30004, 30005, 30006, 30007), strict=True):
+        server.plan[phone(i)] = [(400, code)]
+    server.plan[phone(8)] = [(400, 30003)]
+    server.plan[phone(9)] = [(400, 30008)]
     sms = channel(url)
     try:
         await Worker(database, {"sms": sms}, config(), ManualClock(START)).drain()
@@ -164,7 +176,12 @@ async def test_permanent_errors_end_the_delivery_with_the_reason(database: Any, 
     assert (got[phone(1)].state, got[phone(1)].error_code) == ("failed", "21610")
     assert (got[phone(2)].state, got[phone(2)].error_code) == ("failed", "21614")
     assert got[phone(3)].state == "sent"
-    assert all(got[phone(i)].attempts == 1 for i in range(3))
+    for i, code in zip(range(4, 8), ("30004", "30005", "30006", "30007"), strict=True):
+        assert (got[phone(i)].state, got[phone(i)].error_code) == ("failed", code)
+    # Unreachable handset, unknown carrier error: tried again later, like any temporary fault.
+    assert {(got[phone(i)].state, got[phone(i)].error_code) for i in (8, 9)} == {("queued", "30003"),
+                                                                                ("queued", "30008")}
+    assert all(got[phone(i)].attempts == 1 for i in range(10) if i != 3)
     async with database.read() as conn:
         status = {r.phone: (r.status, r.opted_out_how) for r in await conn.execute(select(residents))}
     # The provider says this person unsubscribed: we record the opt-out too.

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from alerts.channels.base import Ok, Outbound, Permanent, Retry, send_timed
+from alerts.channels.base import Ok, Outbound, Paused, Permanent, Retry, send_timed
 from alerts.channels.webhook import Target, TargetError, WebhookChannel, validate_webhook_url
 
 WECOM_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
@@ -204,11 +204,13 @@ async def test_generic_webhook_signs_the_exact_body_in_x_signature(robots: Robot
     ("feishu", f"/open-apis/bot/v2/hook/{FEISHU_HOOK}", FEISHU_SECRET, {"code": 11232, "msg": "frequency limited psm"},
      "feishu_11232"),
 ])
-async def test_rate_limit_codes_in_a_200_body_become_retry_after_the_window(
+async def test_rate_limit_codes_in_a_200_body_pause_that_robot_for_its_window(
         robots: Robots, kind: str, path: str, secret: str | None, reply: dict[str, Any], code: str) -> None:
     robots.replies[kind] = [(200, reply, {})]
     outcome = await send(channel(kind, robots.base + path, secret), item())
-    assert isinstance(outcome, Retry) and outcome.code == code and outcome.after == 60.0
+    # Not permanent, not this message's failure: the robot rests for the window (DingTalk: ten minutes).
+    assert isinstance(outcome, Paused) and outcome.code == code and outcome.sender == "contact:1"
+    assert outcome.after == (600.0 if kind == "dingtalk" else 60.0) and "限流" in outcome.problem
 
 
 @pytest.mark.parametrize(("kind", "path", "reply", "code"), [
@@ -225,13 +227,13 @@ async def test_other_body_error_codes_are_permanent(robots: Robots, kind: str, p
     assert isinstance(outcome, Permanent) and outcome.code == code
 
 
-async def test_http_429_honours_retry_after_5xx_retries_and_4xx_is_permanent(robots: Robots) -> None:
+async def test_http_429_pauses_the_robot_for_retry_after_5xx_retries_and_4xx_is_permanent(robots: Robots) -> None:
     url = f"{robots.base}/cgi-bin/webhook/send?key={WECOM_KEY}"
     robots.replies["wecom"] = [(429, {}, {"Retry-After": "17"}), (503, "busy", {}), (400, {}, {})]
     first = await send(channel("wecom", url), item())
     second = await send(channel("wecom", url), item())
     third = await send(channel("wecom", url), item())
-    assert isinstance(first, Retry) and first.after == 17.0 and first.code == "http_429"
+    assert isinstance(first, Paused) and first.after == 17.0 and first.code == "http_429"
     assert isinstance(second, Retry) and second.after is None
     assert isinstance(third, Permanent) and third.code == "http_400"
 

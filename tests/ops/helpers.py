@@ -142,9 +142,20 @@ class TwilioLikeServer:
             "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         }, status=201)
 
+    async def _list(self, request: web.Request) -> web.Response:
+        """Twilio's message list, newest first, filtered by To (reconciliation of in-doubt deliveries)."""
+        to = request.query.get("To")
+        found = [{"sid": f"SM{i:032x}", "to": r.to, "body": r.body, "status": "sent", "date_created": None,
+                  "date_sent": None} for i, r in reversed(list(enumerate(self.requests))) if to in (None, r.to)]
+        size = int(request.query.get("PageSize", "50"))
+        uri = request.path
+        return web.json_response({"messages": found[:size], "end": 0, "first_page_uri": uri, "next_page_uri": None,
+                                  "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": uri})
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._messages)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", self._list)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         self.port = free_port()

@@ -49,3 +49,26 @@ async def approved_draft(conn: Any, *, at: datetime, kind: str = "warning", leve
                                   campaigns=campaigns, warning_budget=warning_budget)
     assert await draft_store.transition(conn, draft_id, "approved", "dispatching", at=at)
     return draft_id, result
+
+
+async def queued_on(conn: Any, *, at: datetime, channel: str, addresses: list[str], messages: int = 1,
+                    kind: str = "warning") -> int:
+    """A dispatching draft with `messages` messages, each queued for every address on `channel` (a channel
+    the fan-out does not know, for channel tests); returns the draft id."""
+    from alerts.store.tables import deliveries
+
+    items = [draft_store.NewMessage(route="t", template_id=f"t{k}", template_hash="h", template_reviewed=True,
+                                    audience="residents", channel="sms", language="zh-CN", areas=TOWNSHIPS,
+                                    text=f"测试消息 {k}") for k in range(messages)]
+    draft_id = await draft_store.create(conn, alert_id=None, kind=kind, hazard="rainstorm", level="red",
+                                        group_key=f"chain:{channel}", exercise=False, created_by="test", at=at,
+                                        expires_at=None, items=items)
+    assert await draft_store.transition(conn, draft_id, "pending", "approved", at=at, by="approver")
+    record = await draft_store.get(conn, draft_id)
+    assert record is not None
+    await conn.execute(deliveries.insert(), [
+        dict(message_id=m.id, recipient_key=f"x:{address}", channel=channel, address=address, priority=55,
+             state="queued", attempts=0, in_doubt=False, next_attempt_at=at, expires_at=None, created_at=at,
+             updated_at=at, error="") for m in record.messages for address in addresses])
+    assert await draft_store.transition(conn, draft_id, "approved", "dispatching", at=at)
+    return draft_id

@@ -121,11 +121,12 @@ async def test_status_callbacks_move_a_delivery_forward_only(hooks: Hooks) -> No
 async def test_an_undelivered_callback_fails_the_delivery_with_the_carrier_code(hooks: Hooks) -> None:
     await mark_sent(hooks, phone(1), "SMbbb")
     # Found by its message id alone, too.
+    # 30005: unknown destination handset; sending again cannot help (30003, unreachable, would queue it again).
     resp = await hooks.post("/hooks/twilio/status", {"MessageSid": "SMbbb", "MessageStatus": "undelivered",
-                                                     "ErrorCode": "30003"})
+                                                     "ErrorCode": "30005"})
     assert resp.status == 200
     row = await hooks.delivery(phone(1))
-    assert (row.state, row.error_code) == ("failed", "30003") and "30003" in row.error
+    assert (row.state, row.error_code) == ("failed", "30005") and "30005" in row.error
 
 
 async def test_a_callback_that_beats_the_workers_record_is_kept(hooks: Hooks) -> None:
