@@ -28,7 +28,8 @@ FREE_TEXT_KEYS = ("headline", "description", "instruction")
 SHORT_CHANNELS = ("sms", "voice", "im")
 CONTEXT_KEYS = (
     "issuer", "event", "level", "level_name", "level_roman", "areas", "area_list",
-    "onset", "expires", "sent", "issued", "issued_en", "valid_until", "previous_level_name", "stage",
+    "onset", "expires", "sent", "issued", "issued_en", "valid_until", "in_force", "previous_level_name",
+    "stage",
     "headline", "description", "instruction", "params", "now",
 )
 
@@ -144,6 +145,11 @@ def format_day_time(moment: datetime | None) -> str:
     return f"{local.day}日{local.hour}时{minutes}"
 
 
+def in_force(expires: datetime | None) -> str:
+    """How long a warning is in force, as a phrase an SMS ends with."""
+    return f"有效至{format_day_time(expires)}" if expires is not None else "解除时另行通知"
+
+
 def format_day_time_en(moment: datetime | None) -> str:
     """The same for English texts: 28/11 14:10 (day/month, Asia/Shanghai); '' when unknown."""
     if moment is None:
@@ -194,6 +200,9 @@ def build_context(
         # Issue time and how long the warning is in force, as an SMS says them (28日14时10分).
         "issued": format_day_time(alert.sent),
         "valid_until": format_day_time(alert.expires),
+        # The same as one phrase with no gap when the source gives no expiry: a registered SMS
+        # template cannot hold a condition, so "有效至…" or "解除时另行通知" is one variable.
+        "in_force": in_force(alert.expires),
         "issued_en": format_day_time_en(alert.sent),
         "previous_level_name": LEVEL_ZH[Level(previous_level)] if previous_level else "",
         "stage": stage,
@@ -231,6 +240,7 @@ def build_campaign_context(
         "sent": moment,
         "issued": format_day_time(now or datetime.now(TZ)),
         "valid_until": "",
+        "in_force": "",
         "issued_en": format_day_time_en(now or datetime.now(TZ)),
         "previous_level_name": "",
         "stage": "",

@@ -19,7 +19,7 @@ from tests.channels import aliyun_server, tencent_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = "rainstorm.orange.residents.sms"
-PARAMS = {"issuer": "高平市气象台", "event": "暴雨", "level_name": "橙色", "areas": "高平市"}
+PARAMS = {"issuer": "高平市气象台", "issued": "12日10时", "event": "暴雨", "level_name": "橙色", "areas": "高平市"}
 START = datetime(2026, 7, 12, 2, 0, tzinfo=UTC)
 
 
@@ -34,6 +34,8 @@ def aliyun_fake(reg: SmsRegistry, **kwargs: Any) -> aliyun_server.AliyunServer:
 
 def tencent_fake(reg: SmsRegistry, **kwargs: Any) -> tencent_server.TencentServer:
     account = reg.accounts["tencent"]
+    # The fake enforces the variable length the account has been approved for, as Tencent does.
+    kwargs.setdefault("max_variable", account.variable_max_chars)
     return tencent_server.TencentServer(account.sign_name, {r.code: r.text for r in account.templates.values()},
                                         **kwargs)
 

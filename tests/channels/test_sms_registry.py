@@ -36,7 +36,7 @@ def test_a_reviewed_sms_template_without_a_code_is_an_error_saying_what_to_regis
     edit_registry(config_dir, f"    {TEMPLATE}:\n      code: \"SMS_", "    gone:\n      code: \"SMS_")
     found = [p for p in problems_of(config_dir) if f"aliyun.templates.{TEMPLATE}" in p]
     assert len(found) == 1 and "missing — register this wording" in found[0]
-    assert "${issuer}发布${event}${level_name}预警信号（${areas}）" in found[0]
+    assert "${issuer}于${issued}发布${event}${level_name}预警信号（${areas}）" in found[0]
     assert any("aliyun.templates.gone: not a template of the library" in p for p in problems_of(config_dir))
 
 
@@ -47,15 +47,15 @@ def test_registered_wording_that_differs_from_the_reviewed_text_is_an_error(conf
 
 
 def test_tencent_variables_must_be_the_templates_own(config_dir: Path) -> None:
-    edit_registry(config_dir, "variables: [issuer, event, level_name, areas]", "variables: [issuer, event, areas]")
+    edit_registry(config_dir, "variables: [issuer, issued, event, level_name, areas]", "variables: [issuer, event, areas]")
     assert any("tencent.templates." in p and ".variables:" in p for p in problems_of(config_dir))
 
 
 def test_a_variable_that_can_exceed_the_providers_limit_is_an_error(config_dir: Path) -> None:
-    # Some Tencent accounts allow 6 characters per variable: a 12-character area phrase does not fit.
-    edit_registry(config_dir, "variable_max_chars: 12", "variable_max_chars: 6")
-    found = [p for p in problems_of(config_dir) if "variable areas is 12 characters" in p]
-    assert found and all("tencent allows at most 6" in p for p in found)
+    # Tencent's standard limit is 6 to 12 characters per variable: a 20-character area phrase does not fit.
+    edit_registry(config_dir, "variable_max_chars: 20", "variable_max_chars: 12")
+    found = [p for p in problems_of(config_dir) if "variable areas is 20 characters" in p]
+    assert found and all("tencent allows at most 12" in p for p in found)
 
 
 def test_a_code_without_its_wording_is_an_error(config_dir: Path) -> None:
@@ -103,7 +103,7 @@ def test_export_writes_the_wording_to_register_as_csv() -> None:
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0][:3] == ["短信类型", "模板名称", "模板内容"]
     mine = next(r for r in rows if r[-1] == TEMPLATE)
-    assert mine[2].startswith("{1}发布{2}{3}预警信号（{4}）。") and "【" not in mine[2]
+    assert mine[2].startswith("{1}于{2}发布{3}{4}预警信号（{5}）。") and "【" not in mine[2]
     assert len(rows) - 1 == len(registry().accounts["tencent"].templates)
 
 
