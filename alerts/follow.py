@@ -38,12 +38,16 @@ class Followed:
 
 class Follower:
     def __init__(self, router: Router, drafter: Drafter, areas: Areas, config: ChainsConfig,
-                 signature: str = "【高平应急科普】"):
+                 signature: str = "【高平应急科普】", combine_offers: bool = True):
         self.signature = signature
         self.router = router
         self.drafter = drafter
         self.areas = areas
         self.config = config
+        # A combined text is written on the spot, so no provider has it registered: through a domestic
+        # provider it could never be approved, and the warnings it replaced would wait for nothing.
+        # There each chain keeps its own registered SMS (the hourly budget still spaces them).
+        self.combine_offers = combine_offers
 
     async def follow(self, conn: AsyncConnection, alert: Alert, stored: Stored, *, now: datetime) -> Followed:
         row = await alert_store.previous_in_chain(conn, stored.chain_id, stored.alert_id)
@@ -64,7 +68,7 @@ class Follower:
             left=(self.router.plan(alert, stage="end"), sorted(set(before) - set(after))) if stage != "new"
             and stage not in ENDING and set(before) - set(after) else None)
         followed = Followed(stage, why, plan, outcome)
-        if stage == "new" and outcome.created:
+        if stage == "new" and outcome.created and self.combine_offers:
             followed.combined = await combine.offer(conn, outcome.created[0], drafter=self.drafter,
                                                     window_seconds=self.config.combine.window_seconds, now=now,
                                                     signature=self.signature)
@@ -116,6 +120,8 @@ def _why_nobody(alert: Alert, plan: Plan) -> str | None:
 
 
 def follower_for(settings: Any, router: Router, drafter: Drafter, areas: Areas) -> Follower:
+    from alerts.channels.sms.approval import guard_for
     from alerts.settings.chains import chains_config
 
-    return Follower(router, drafter, areas, chains_config(settings), signature=settings.service.sms.signature)
+    return Follower(router, drafter, areas, chains_config(settings), signature=settings.service.sms.signature,
+                    combine_offers=guard_for(settings) is None)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.channels.sms.channel import SmsChannel
+from alerts.store import drafts as draft_store
 from alerts.store.tables import deliveries, messages, residents
 from alerts.workflow.policy import Refused
 from tests.channels import aliyun_server, tencent_server
@@ -197,5 +198,32 @@ async def test_receipts_the_pushes_missed_are_pulled(provider: tuple[str, Any], 
         async with world.service.db.read() as conn:
             states = [r.state for r in await conn.execute(select(deliveries)) if r.channel == "sms"]
         assert applied.matched == len(states) and set(states) == {"delivered"}
+    finally:
+        await world.service.close()
+
+
+async def test_concurrent_warnings_are_not_combined_when_each_sms_must_be_registered_wording(
+        provider: tuple[str, Any], config_dir: Path, database_url: str) -> None:
+    """A combined text is written on the spot and no provider has it registered: offered, it could never
+    be approved and the warnings it replaced would reach nobody. Each chain keeps its own registered SMS."""
+    from tests.chain_support import doc, push
+
+    name, server = provider
+    world = await build_world(config_dir, database_url)
+    try:
+        rain = await push(world, doc("RAIN1", level="orange", towns=("米山镇", "三甲镇", "神农镇")))
+        world.clock.advance(minutes=1)
+        geo = await push(world, doc("GEO1", hazard="geological_hazard", level="yellow", towns=("三甲镇", "神农镇"),
+                                    sent="2026-07-12 05:31:00+08:00"))
+        assert geo.drafts.superseded == [] and len(geo.drafts.created) == 1
+        async with world.service.db.read() as conn:
+            pending = sorted(d.id for d in await draft_store.by_state(conn, ("pending",)))
+        assert pending == sorted([rain.drafts.created[0], geo.drafts.created[0]])
+        for draft_id in pending:
+            await approve(world, draft_id)
+        await world.service.worker.drain()
+        assert all("同时有" not in s.content for s in server.sent)
+        assert any("暴雨橙色预警信号" in s.content for s in server.sent)
+        assert any("地质灾害" in s.content for s in server.sent)
     finally:
         await world.service.close()
