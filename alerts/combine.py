@@ -193,7 +193,8 @@ async def _messages(conn: AsyncConnection, parts: list[draft_store.DraftRecord],
 def _copy(m: Any, areas: list[str], text: str) -> draft_store.NewMessage:
     return draft_store.NewMessage(route=m.route, template_id=m.template_id, template_hash=m.template_hash,
                                   template_reviewed=m.template_reviewed, audience=m.audience, channel=m.channel,
-                                  language=m.language, areas=areas, text=text, reach=m.reach or "all")
+                                  language=m.language, areas=areas, text=text, reach=m.reach or "all",
+                                  params=dict(m.params) if getattr(m, "params", None) is not None else None)
 
 
 async def _combined_text(conn: AsyncConnection, covering: list[draft_store.DraftRecord], codes: list[str],
@@ -241,3 +242,29 @@ async def _combined_text(conn: AsyncConnection, covering: list[draft_store.Draft
             if measure(text, signature).characters <= SMS_LIMIT:
                 return text, reviewed, template_ids
     return text, reviewed, template_ids
+
+
+async def reoffer(conn: AsyncConnection, combined_id: int, *, now: datetime, by: str) -> list[int]:
+    """A rejected combined draft gives each chain its own draft back, pending again: rejecting the
+    combination is not rejecting the warnings (they would otherwise reach nobody). A chain that has
+    moved on meanwhile (another draft pending or sent) is left to that draft."""
+    record = await draft_store.get(conn, combined_id)
+    if record is None or not str(record.row.group_key).startswith(COMBINED_PREFIX):
+        return []
+    created = []
+    for part in await _components_of(conn, record):
+        later = [d for d in await draft_store.chain(conn, part.row.group_key)
+                 if d.id > part.id and d.state not in ("superseded", "rejected", "withdrawn")]
+        if later:
+            continue
+        items = [_copy(m, list(m.areas or []), m.text) for m in part.messages]
+        row = part.row
+        new_id = await draft_store.create(
+            conn, alert_id=row.alert_id, kind=row.kind, hazard=row.hazard, level=row.level, group_key=row.group_key,
+            exercise=row.exercise, created_by="system", at=now, expires_at=row.expires_at, items=items,
+            parent_draft_id=row.parent_draft_id, stage=row.stage)
+        await audit.append(conn, at=now, actor="system", action="draft.created", target=f"draft:{new_id}",
+                           origin="pipeline", after={"reoffered_from": part.id, "combined": combined_id,
+                                                     "rejected_by": by, "messages": len(items)})
+        created.append(new_id)
+    return created

@@ -106,3 +106,20 @@ async def test_warnings_further_apart_than_the_window_are_not_combined(world: Wo
     geo = await push(world, doc("GEO1", hazard="geological_hazard", level="yellow", towns=("三甲镇",),
                                 sent="2026-07-12 05:34:00+08:00"))
     assert not geo.drafts.superseded and geo.drafts.created
+
+
+async def test_rejecting_the_combined_offer_gives_each_warning_back_to_the_approver(world: World) -> None:
+    own, combined = await three_chains(world)
+    await world.service.actions.reject(world.users["wang.approver"], combined, "分开发送更清楚", origin="test")
+    async with world.service.db.read() as conn:
+        pending = await draft_store.by_state(conn, ("pending",))
+    assert await state(world, combined) == "rejected"
+    assert len(pending) == 3, "each chain's own warning is pending again"
+    assert {d.group_key for d in pending} == {(await _group(world, d)) for d in own}
+    got = await approve(world, pending[0].id)
+    assert got.sms, "a re-offered warning is sent like any other"
+
+
+async def _group(world: World, draft_id: int) -> str:
+    async with world.service.db.read() as conn:
+        return str((await conn.execute(select(drafts.c.group_key).where(drafts.c.id == draft_id))).scalar())

@@ -151,6 +151,10 @@ class Actions:
                                            at=now, note=reason.strip())
             await audit.append(conn, at=now, actor=user.name, action="draft.rejected", target=f"draft:{draft_id}",
                                origin=origin, before={"state": record.state}, after={"state": "rejected", "reason": reason})
+            from alerts import combine
+
+            # Rejecting a combined offer rejects the combination, not the warnings: each comes back.
+            await combine.reoffer(conn, draft_id, now=now, by=user.name)
             return Decision(draft_id, "rejected")
 
     async def edit(self, user: User, draft_id: int, message_id: int, text: str, *, origin: str) -> Decision:
