@@ -31,10 +31,11 @@ class Pruned:
     raw_inputs: int = 0
     deliveries: int = 0
     delivery_attempts: int = 0
+    inbound_seen: int = 0
 
     @property
     def total(self) -> int:
-        return self.raw_inputs + self.deliveries + self.delivery_attempts
+        return self.raw_inputs + self.deliveries + self.delivery_attempts + self.inbound_seen
 
 
 def _dependents(target: Table) -> list[tuple[Table, Any]]:
@@ -92,6 +93,12 @@ def conditions(config: RetentionConfig, now: datetime) -> dict[str, tuple[Table,
     }
 
 
+def _seen_where(config: RetentionConfig, now: datetime) -> Any:
+    # Replayed inbound SMS (a STOP sent again by an attacker or a provider retry) come within hours;
+    # past that window the record of having acted on one is no longer needed.
+    return tables.inbound_seen.c.received_at < now - timedelta(days=config.inbound_seen_days)
+
+
 async def due(db: Database, config: RetentionConfig, now: datetime) -> Pruned:
     """What a round would prune now, without deleting anything (`alerts db prune --dry-run`)."""
     counts = Pruned()
@@ -99,6 +106,8 @@ async def due(db: Database, config: RetentionConfig, now: datetime) -> Pruned:
         for kind, (table, where) in conditions(config, now).items():
             setattr(counts, kind, int((await conn.execute(select(func.count()).select_from(table).where(where)))
                                       .scalar() or 0))
+        counts.inbound_seen = int((await conn.execute(select(func.count()).select_from(tables.inbound_seen)
+                                                      .where(_seen_where(config, now)))).scalar() or 0)
     return counts
 
 
@@ -111,12 +120,18 @@ async def prune(db: Database, config: RetentionConfig, now: datetime) -> Pruned:
             log.info("retention: another replica is pruning; skipped this round")
             break
         setattr(result, kind, count)
+    else:
+        async with db.write() as conn:
+            if await _locked(conn):
+                gone = await conn.execute(delete(tables.inbound_seen).where(_seen_where(config, now)))
+                result.inbound_seen = int(gone.rowcount or 0)
     if result.total:
         async with db.write() as conn:
             await audit.append(conn, at=now, actor="system", action="retention.pruned", target="", origin="scheduler",
                                after={**asdict(result), "raw_inputs_days": config.raw_inputs_days,
                                       "deliveries_days": config.deliveries_days,
-                                      "delivery_attempts_days": config.delivery_attempts_days})
+                                      "delivery_attempts_days": config.delivery_attempts_days,
+                                      "inbound_seen_days": config.inbound_seen_days})
         log.info("retention: pruned %d raw inputs, %d deliveries, %d delivery attempts",
                  result.raw_inputs, result.deliveries, result.delivery_attempts)
     return result

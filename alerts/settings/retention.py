@@ -17,6 +17,8 @@ class RetentionConfig(Section):
     deliveries_days: int = Field(400, ge=1)
     # The provider request log: every attempt with its latency and error (the bulk of the rows).
     delivery_attempts_days: int = Field(90, ge=1)
+    # Provider ids of inbound SMS already acted on (replay protection for STOP and replies).
+    inbound_seen_days: int = Field(30, ge=2)
     interval_minutes: float = Field(60.0, ge=1)
     batch_size: int = Field(5000, ge=100, le=100_000)
     enabled: bool = True

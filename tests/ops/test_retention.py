@@ -62,16 +62,24 @@ async def test_a_retention_round_prunes_only_what_is_past_its_period_and_never_t
             some = (await conn.execute(select(tables.deliveries.c.id).order_by(tables.deliveries.c.id).limit(1))).scalar()
             await conn.execute(update(tables.deliveries).where(tables.deliveries.c.id == some).values(state="queued"))
         await send_warning(service, clock, "NEW-1", approver)
+        # Inbound SMS ids kept against replays: an old one goes, a recent one stays.
+        async with service.db.write() as conn:
+            await conn.execute(tables.inbound_seen.insert(), [
+                dict(provider="twilio", message_id="SM-old", received_at=now - timedelta(days=40)),
+                dict(provider="twilio", message_id="SM-new", received_at=now - timedelta(days=1))])
 
         audit_before = await count(service, tables.audit_log)
         assert await count(service, tables.deliveries) == 18
         config = RetentionConfig(raw_inputs_days=400, deliveries_days=400, delivery_attempts_days=90, batch_size=100)
         planned = await due(service.db, config, now)
         assert (planned.raw_inputs, planned.deliveries, planned.delivery_attempts) == (1, 5, 12)
+        assert planned.inbound_seen == 1
         assert await count(service, tables.deliveries) == 18, "a dry run deletes nothing"
 
         pruned = await prune(service.db, config, now)
-        assert (pruned.raw_inputs, pruned.deliveries, pruned.delivery_attempts) == (1, 5, 12)
+        assert (pruned.raw_inputs, pruned.deliveries, pruned.delivery_attempts, pruned.inbound_seen) == (1, 5, 12, 1)
+        async with service.db.read() as conn:
+            assert [r.message_id for r in await conn.execute(select(tables.inbound_seen))] == ["SM-new"]
         assert await count(service, tables.deliveries) == 13  # 1 old open + 6 mid + 6 new
         assert await count(service, tables.delivery_attempts) == 6  # only the new ones: 90 days
         assert await count(service, tables.raw_inputs) == 2
