@@ -181,9 +181,10 @@ def coverage_problems(library: Library, hazards: Mapping[str, Hazard]) -> list[s
 def spoken_coverage_problems(reviewed: Library, hazards: Mapping[str, Hazard]) -> list[str]:
     """Resident warning, all-clear and campaign SMS without a reviewed spoken version (issue 17).
 
-    The spoken version of `heat.red.residents.sms` is `heat.red.residents.voice`; where the voice
-    scripts are cut by level differently (flash floods: one SMS, a script per level group), every
-    level the SMS may meet must find a script of the same hazard, audience and stage."""
+    The spoken version of `heat.red.residents.sms` is `heat.red.residents.voice`. A warning's voice
+    scripts may be cut by level differently (flash floods: one SMS, a script per level group): then
+    every level the SMS may meet must find a script of the same hazard, audience and stage. A
+    campaign text needs its own twin, as each one speaks of something else."""
     missing: list[str] = []
     by_id = {t.id: t for t in reviewed.templates}
     for sms in reviewed.templates:
@@ -201,7 +202,8 @@ def spoken_coverage_problems(reviewed: Library, hazards: Mapping[str, Hazard]) -
             continue
         lacking = [lv for lv in levels
                    if not (twin is not None and twin.matches_level(lv))
-                   and not reviewed.find(sms.hazard, lv, sms.audience, "voice", sms.stage)]
+                   and not (sms.stage in ALERT_STAGES and reviewed.find(sms.hazard, lv, sms.audience, "voice",
+                                                                        sms.stage))]
         if lacking:
             # Levels are named only when some are covered: "no spoken version at level red".
             partial = len(lacking) < len(levels)
