@@ -204,7 +204,10 @@ def spoken_coverage_problems(reviewed: Library, hazards: Mapping[str, Hazard]) -
                    if not (twin is not None and twin.matches_level(lv))
                    and not (sms.stage in ALERT_STAGES and reviewed.find(sms.hazard, lv, sms.audience, "voice",
                                                                         sms.stage))]
-        if lacking:
+        if lacking and twin is not None:
+            missing.append(f"{sms.id}: its spoken version {twin.id} has levels {list(twin.levels)}, which leave out "
+                           f"{', '.join(str(lv) for lv in lacking)}; expected the levels of the SMS {list(sms.levels)}")
+        elif lacking:
             # Levels are named only when some are covered: "no spoken version at level red".
             partial = len(lacking) < len(levels)
             shown = " at level " + ", ".join(str(lv) for lv in lacking) if partial else ""
