@@ -11,7 +11,13 @@ from alerts.content.hazards import default_hazards
 from alerts.content.library import Library, record_review
 from alerts.content.lint import WORST_AREA, WORST_ISSUER, coverage_problems, lint, worst_contexts
 from alerts.content.render import TZ, render
-from alerts.content.voice import VOICE_MAX_CHARS, VOICE_MIN_CHARS, source_problems, spoken_length, text_problems
+from alerts.content.voice import (
+    VOICE_MAX_CHARS,
+    VOICE_MIN_CHARS,
+    source_problems,
+    spoken_length,
+    text_problems,
+)
 
 VOICE = """id: {id}
 hazard: {hazard}
