@@ -20,6 +20,7 @@ from alerts.content.render import (
     render_title,
 )
 from alerts.content.sms import SmsRules, check
+from alerts.content.voice import source_problems, text_problems
 from alerts.model import Alert, Info, Level
 
 # Worst cases the library must survive: a 20-character area phrase (four names, or the first names
@@ -38,6 +39,11 @@ ALERT_STAGES = ("warning", "update", "raise", "lower", "extend", "narrow", "all_
 BRIEF_MAX = 14
 # Every warning SMS says when it was issued.
 TIME_VARIABLE = re.compile(r"\{\{\s*(?:issued|issued_en|sent)\s*\}\}")
+# ...and a spoken warning says it in words (二十八日下午两点十分).
+SPOKEN_TIME_VARIABLE = re.compile(r"\{\{\s*issued_spoken\s*\}\}")
+# Resident texts that need a spoken version (issue 17): zh-CN SMS of these stages to these audiences.
+SPOKEN_STAGES = {"warning": ("residents",), "all_clear": ("residents",), "seasonal": ("residents", "elderly"),
+                 "preparedness": ("residents", "elderly")}
 # Phrases by which a text would itself issue a warning rather than cite the official one.
 SELF_ISSUE_PHRASES = (
     "现发布", "特发布", "特此预警", "紧急预警", "本平台发布", "我们发布", "我台发布", "我局发布", "本中心发布",
@@ -48,7 +54,7 @@ ISSUER_VARIABLE = re.compile(r"\{\{\s*issuer\s*\}\}")
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # load, review, location, level, syntax, render, sms (length, rules, sourcing), coverage, sample
+    code: str  # load, review, location, level, syntax, render, sms (length, rules, sourcing), voice, coverage, sample
     template_id: str
     path: str
     message: str
@@ -102,6 +108,22 @@ def _sms_problems(template: Template, context: dict[str, Any], body: str, rules:
     return problems
 
 
+def _voice_problems(template: Template, hazard: Hazard, context: dict[str, Any], body: str) -> list[str]:
+    problems = text_problems(body)
+    for phrase in SELF_ISSUE_PHRASES:
+        if phrase in body.lower():
+            problems.append(f"contains {phrase!r}: our texts cite the official warning, they never issue one")
+    if template.stage in ALERT_STAGES:
+        if not ISSUER_VARIABLE.search(template.text):
+            problems.append("does not name its source: say {{ issuer }}于{{ issued_spoken }}…")
+        if not SPOKEN_TIME_VARIABLE.search(template.text):
+            problems.append("does not say when the warning was issued: use {{ issued_spoken }} (二十八日下午两点十分)")
+        # The listener hears what it is about before anything else (暴雨橙色预警。).
+        if not body.startswith(hazard.zh[:2]):
+            problems.append(f"does not start with the hazard: begin with {hazard.zh}{context['level_name']}…")
+    return problems
+
+
 def _lint_template(
     template: Template, hazard: Hazard, rules: SmsRules, area: str, issuer: str
 ) -> Iterator[tuple[str, str]]:
@@ -117,6 +139,10 @@ def _lint_template(
     except RenderError as exc:
         yield "syntax", str(exc)
         return
+    if template.channel == "voice":
+        for message in source_problems(template.text):
+            yield "voice", message
+    said: set[str] = set()  # a voice problem is named once, not once per level
     for context in worst_contexts(template, hazard, area, issuer):
         try:
             render_title(template, context)
@@ -127,6 +153,11 @@ def _lint_template(
         if template.channel == "sms":
             for message in _sms_problems(template, context, body, rules):
                 yield "sms", message
+        if template.channel == "voice":
+            for message in _voice_problems(template, hazard, context, body):
+                if message not in said:
+                    said.add(message)
+                    yield "voice", message
 
 
 def coverage_problems(library: Library, hazards: Mapping[str, Hazard]) -> list[str]:
@@ -143,6 +174,45 @@ def coverage_problems(library: Library, hazards: Mapping[str, Hazard]) -> list[s
         if hazard.is_alert and hazard.key != "fraud_rumour":
             if not reviewed.find(hazard.key, None, "residents", "sms", "all_clear"):
                 missing.append(f"{hazard.key}: no reviewed all-clear SMS")
+    missing.extend(spoken_coverage_problems(reviewed, hazards))
+    return missing
+
+
+def spoken_coverage_problems(reviewed: Library, hazards: Mapping[str, Hazard]) -> list[str]:
+    """Resident warning, all-clear and campaign SMS without a reviewed spoken version (issue 17).
+
+    The spoken version of `heat.red.residents.sms` is `heat.red.residents.voice`. A warning's voice
+    scripts may be cut by level differently (flash floods: one SMS, a script per level group): then
+    every level the SMS may meet must find a script of the same hazard, audience and stage. A
+    campaign text needs its own twin, as each one speaks of something else."""
+    missing: list[str] = []
+    by_id = {t.id: t for t in reviewed.templates}
+    for sms in reviewed.templates:
+        audiences = SPOKEN_STAGES.get(sms.stage, ())
+        if sms.channel != "sms" or sms.language != "zh-CN" or sms.audience not in audiences:
+            continue
+        twin = by_id.get(sms.id.removesuffix(".sms") + ".voice")
+        levels: tuple[str | None, ...] = (None,) if sms.stage not in ALERT_STAGES else (
+            sms.levels or hazards[sms.hazard].allowed_levels())
+        expected = f"{sms.hazard}/{sms.id.removeprefix(sms.hazard + '.').removesuffix('.sms')}.voice.yaml"
+        if twin is not None and (twin.hazard, twin.audience, twin.stage, twin.language) != (
+                sms.hazard, sms.audience, sms.stage, sms.language):
+            missing.append(f"{sms.id}: its spoken version {twin.id} has another hazard, audience, stage or language; "
+                           "expected the same as the SMS")
+            continue
+        lacking = [lv for lv in levels
+                   if not (twin is not None and twin.matches_level(lv))
+                   and not (sms.stage in ALERT_STAGES and reviewed.find(sms.hazard, lv, sms.audience, "voice",
+                                                                        sms.stage))]
+        if lacking and twin is not None:
+            missing.append(f"{sms.id}: its spoken version {twin.id} has levels {list(twin.levels)}, which leave out "
+                           f"{', '.join(str(lv) for lv in lacking)}; expected the levels of the SMS {list(sms.levels)}")
+        elif lacking:
+            # Levels are named only when some are covered: "no spoken version at level red".
+            partial = len(lacking) < len(levels)
+            shown = " at level " + ", ".join(str(lv) for lv in lacking) if partial else ""
+            missing.append(f"{sms.id}: no reviewed spoken version{shown}; expected {expected} "
+                           "(templates/README.md, Spoken versions)")
     return missing
 
 

@@ -15,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from alerts.content.library import Template
+from alerts.content.spoken import area_spoken, day_time_spoken, in_force_spoken
 from alerts.model import LEVEL_ZH, Alert, Level
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -30,6 +31,8 @@ CONTEXT_KEYS = (
     "issuer", "event", "level", "level_name", "level_roman", "areas", "area_list",
     "onset", "expires", "sent", "issued", "issued_en", "valid_until", "in_force", "previous_level_name",
     "stage",
+    # Spoken versions for voice scripts (alerts/content/spoken.py): no digits for a TTS to misread.
+    "issued_spoken", "in_force_spoken", "areas_spoken",
     "headline", "description", "instruction", "params", "now",
 )
 
@@ -204,6 +207,10 @@ def build_context(
         # template cannot hold a condition, so "有效至…" or "解除时另行通知" is one variable.
         "in_force": in_force(alert.expires),
         "issued_en": format_day_time_en(alert.sent),
+        # Voice scripts say the same in words: 二十八日下午两点十分, 有效到二十九日下午两点, 等九个乡镇.
+        "issued_spoken": day_time_spoken(alert.sent),
+        "in_force_spoken": in_force_spoken(alert.expires),
+        "areas_spoken": area_spoken(area_phrase),
         "previous_level_name": LEVEL_ZH[Level(previous_level)] if previous_level else "",
         "stage": stage,
         "params": dict(params or {}),
@@ -242,6 +249,9 @@ def build_campaign_context(
         "valid_until": "",
         "in_force": "",
         "issued_en": format_day_time_en(now or datetime.now(TZ)),
+        "issued_spoken": day_time_spoken(now or datetime.now(TZ)),
+        "in_force_spoken": "",
+        "areas_spoken": area_spoken(area_phrase),
         "previous_level_name": "",
         "stage": "",
         "headline": "",
