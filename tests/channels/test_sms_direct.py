@@ -13,7 +13,14 @@ from alerts.channels.base import Ok, Outbound, Permanent
 from alerts.channels.log import LogChannel
 from alerts.channels.sms.channel import FreeText
 from tests.channels import aliyun_server, tencent_server
-from tests.channels.sms_support import aliyun_fake, aliyun_provider, channel, registry, tencent_fake, tencent_provider
+from tests.channels.sms_support import (
+    aliyun_fake,
+    aliyun_provider,
+    channel,
+    registry,
+    tencent_fake,
+    tencent_provider,
+)
 
 PHONE = "+8613900001001"
 CALLOUT = {"issuer": "高平市气象台", "event": "暴雨红色预警", "areas": "米山镇、三甲镇", "unit": "米山镇东周村"}
