@@ -1,7 +1,8 @@
 """Events in a mainland deployment: with ALERTS_SMS_PROVIDER=aliyun or tencent, department task notices and
 叫应 requests reach the local provider server through the official SDK as registered template codes with
 variables; a reply through the provider's hook stops escalation. An event wording that is not registered
-is reported by `alerts check`, and a send of it records why it could not go out."""
+is reported by `alerts check`, and a send of it records why it could not go out. A policy explanation
+reaches residents as its registered skeleton too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import select
@@ -225,3 +227,34 @@ def test_export_includes_the_event_skeletons_before_the_templates(config_dir: Pa
     sheet = CliRunner().invoke(cli, ["sms", "export-templates", "--provider", "aliyun", "--config", str(config_dir)])
     assert "叫应提醒：${issuer}发布${event}（${areas}）" in sheet.stdout and ",callout.callout" in sheet.stdout
     assert "${phone}=phone（电话号码）" in sheet.stdout
+
+
+async def test_a_policy_explanation_reaches_residents_as_its_registered_template(
+        provider: Provider, config_dir: Path, database_url: str) -> None:
+    world = await events_world(config_dir, database_url, tokens=True)
+    runner, base = await _served(world)
+    try:
+        intake = await world.service.receive(sample_alert(level="red"), source="test")
+        fields = {"schools": "米山镇、三甲镇中小学和幼儿园", "dates": "7月12日", "arrangement": "停课一天，学生居家",
+                  "phone": "0356-5220000"}
+        async with aiohttp.ClientSession() as http:
+            async def call(user: str, path: str, body: Any = None) -> Any:
+                headers = {"Authorization": f"Bearer {world.tokens[user]}"}
+                async with http.post(base + path, json=body, headers=headers) as r:
+                    assert r.status in (200, 201), await r.text()
+                    return await r.json()
+
+            draft = await call("jy.officer", f"/api/v1/events/{intake.event_id}/policy",
+                               {"skeleton": "school_arrangements", "fields": fields, "targets": ["residents:sms"]})
+            await call("chen.expert", f"/api/v1/drafts/{draft['id']}/review")
+            await call("wang.approver", f"/api/v1/drafts/{draft['id']}/approve")
+            assert (await call("zhao.approver", f"/api/v1/drafts/{draft['id']}/approve"))["state"] == "dispatching"
+        await world.service.worker.drain()
+        code = provider.code("policy.school_arrangements")
+        policy = [s for s in provider.server.sent if (s.code if provider.name == "aliyun" else s.template) == code]
+        assert policy and all(s.content.startswith("政策解读：据市教育局通知，因暴雨红色预警，米山镇、三甲镇中小学"
+                                                   "和幼儿园在7月12日的安排：停课一天，学生居家。") for s in policy)
+        assert all("0356-5220000" in s.content for s in policy)
+    finally:
+        await runner.cleanup()
+        await world.service.close()
