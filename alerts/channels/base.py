@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,6 +29,11 @@ class Outbound:
     # (the warning's end), for providers that can drop late messages themselves.
     sender: str = ""
     expires_at: datetime | None = None
+    # A direct send, not backed by a message row (message_id 0: task notices, 叫应): the registered
+    # template it fills and the values it filled in, so that a domestic provider can send it as that
+    # template's code and parameters. Channels that send text ignore them.
+    template_id: str = ""
+    params: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from alerts.channels.sms.templates import FILE, RegistryError, load_registry
+from alerts.content.lint import WORST_AREA
 from alerts.content.sms import check as check_sms
 from alerts.events.departments import roster_gaps
+from alerts.events.registered import registry_problems, shape_problems
 from alerts.events.skeletons import Skeletons
 from alerts.model import level_rank
 from alerts.recipients import normalise_phone
@@ -17,6 +20,7 @@ from alerts.settings.events import events_config
 LONG_EVENT = "地质灾害气象风险红色预警"  # the longest event phrase a notice may carry
 LONG_AREAS = "高平市12个乡镇"
 LONG_DUE = "12月31日23时59分"
+LONG_UNIT = "某某镇某某村民委员会"
 CHANNELS = ("sms", "voice", "im")
 
 
@@ -88,6 +92,7 @@ def _skeleton_problems(settings: Settings, config: Any, sms_rules: Any) -> list[
             problems.append(f"{settings.templates_dir}: no {kind} skeleton {key!r} "
                             f"(expected templates/{'tasks' if kind in ('task', 'callout') else kind}/{key}.yml)")
     for sk in skeletons.by_key.values():
+        problems.extend(shape_problems(sk))
         if sk.status != "reviewed":
             problems.append(f"{sk.path}: {sk.status} — review the wording and stamp it "
                             "(python -m alerts.events.stamp FILE --reviewed-by ... --approved-by ...)")
@@ -96,11 +101,24 @@ def _skeleton_problems(settings: Settings, config: Any, sms_rules: Any) -> list[
                 problems.append(f"{sk.path}: departments: {d!r} is not a department of departments.yaml")
         if "sms" in sk.texts:
             context = {"event": LONG_EVENT, "areas": LONG_AREAS, "due": LONG_DUE, "issuer": settings.service.issuer_default,
-                       "department": longest_dept, "unit": "某某镇某某村民委员会", **{f.name: "字" * f.max for f in sk.fields}}
+                       "department": longest_dept, "unit": LONG_UNIT, **{f.name: "字" * f.max for f in sk.fields}}
             try:
                 found = check_sms(sk.render("sms", context), sms_rules)
             except Exception as exc:  # noqa: BLE001 - reported as the skeleton's problem
                 found = [str(exc)]
             for p in found:
                 problems.append(f"{sk.path}: texts.sms with the longest values: {p}")
+    problems.extend(_registered_problems(settings, skeletons, longest_dept))
     return problems
+
+
+def _registered_problems(settings: Settings, skeletons: Skeletons, longest_dept: str) -> list[str]:
+    """Every skeleton's SMS registered with each domestic provider of sms_providers.yaml, same wording."""
+    try:
+        registry = load_registry(settings.config_dir / FILE)
+    except RegistryError:
+        return []  # reported by the SMS part of the check
+    issuer = max([settings.service.issuer_default, *settings.service.issuers.values()], key=len)
+    longest = {"event": LONG_EVENT, "areas": max(WORST_AREA, LONG_AREAS, key=len), "due": LONG_DUE,
+               "issuer": issuer, "department": longest_dept, "unit": LONG_UNIT}
+    return registry_problems(registry, skeletons, longest)

@@ -165,11 +165,14 @@ class Escalation:
                           kind: str) -> tuple[bool, str, str]:
         assert t.phone is not None
         try:
-            text = self.desk.texts.notice(row, event, task, channel="sms")
+            notice = self.desk.texts.sms_notice(row, event, task)
         except SkeletonError as exc:
             return False, mask_phone(t.phone), str(exc)[:300]
-        item = Outbound(delivery_id=0, message_id=0, draft_id=0, channel=channel, address=t.phone, text=text,
-                        title=requests.KIND_ZH.get(row.kind, "确认"))
+        # The registered template and its values travel with the text: a domestic SMS provider sends
+        # only those (config/sms_providers.yaml, event_templates); voice and Twilio read the text.
+        item = Outbound(delivery_id=0, message_id=0, draft_id=0, channel=channel, address=t.phone, text=notice.text,
+                        title=requests.KIND_ZH.get(row.kind, "确认"), template_id=notice.template_id,
+                        params=notice.params)
         timed = await send_timed(self.service.channels[channel], item)
         if isinstance(timed.outcome, Ok):
             return True, mask_phone(t.phone), ""

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from alerts.content.sms import check as check_sms
 from alerts.events import store
+from alerts.events.registered import sms_notice, template_id
 from alerts.events.skeletons import SkeletonError
 from alerts.outbox.fanout import ORG_AUDIENCES
 from alerts.store import drafts as draft_store
@@ -192,10 +193,12 @@ class Publishing:
                     if problems:
                         raise Refused("the SMS would not be sendable: " + "; ".join(problems)
                                       + " — shorten the filled fields", 422)
+                # An SMS records its variables: a domestic provider sends the registered skeleton's code with them.
+                params = sms_notice(sk, context).params if t.channel == "sms" else None
                 items.append(draft_store.NewMessage(
-                    route=f"event:{event_id}", template_id=f"{sk.kind}.{sk.key}", template_hash=sk.content_hash(),
+                    route=f"event:{event_id}", template_id=template_id(sk), template_hash=sk.content_hash(),
                     template_reviewed=False, audience=t.audience, channel=t.channel, language="zh-CN", areas=areas,
-                    text=text))
+                    text=text, params=params))
             # Its own group: earlier drafts of the event must not suppress it, nor it them.
             draft_id = await draft_store.create(
                 conn, alert_id=None, kind=kind, hazard=None, level=event.level,

@@ -6,7 +6,8 @@ from typing import Any
 
 from alerts.areas import Areas
 from alerts.events.departments import due_phrase
-from alerts.events.skeletons import Skeletons
+from alerts.events.registered import SmsNotice, sms_notice
+from alerts.events.skeletons import Skeleton, Skeletons
 from alerts.model import LEVEL_ZH, Level
 
 LEVELS_ZH = {lv.value: zh for lv, zh in LEVEL_ZH.items()}
@@ -43,17 +44,30 @@ class EventTexts:
                 "issuer": self.issuers.get(event.hazard or "", self.issuer_default)}
 
     def task_text(self, task_key: str, department: str, event: Any, due: Any, *, channel: str) -> str:
+        sk, values = self._task(task_key, department, event, due)
+        return sk.render(channel, values)
+
+    def _task(self, task_key: str, department: str, event: Any, due: Any) -> tuple[Skeleton, dict[str, str]]:
         sk = self.skeletons.usable("task", task_key)
-        return sk.render(channel, {**self.context(event), "department": self.department_names.get(department, department),
-                                   "due": due_phrase(due)})
+        return sk, {**self.context(event), "department": self.department_names.get(department, department),
+                    "due": due_phrase(due)}
+
+    def _request(self, row: Any, event: Any, task: Any) -> tuple[Skeleton, dict[str, str]]:
+        """The skeleton of one acknowledgement request and the values it is filled with."""
+        if row.kind == "task":
+            return self._task(task.task, task.department, event, task.due_at)
+        sk = self.skeletons.usable("callout", "callout" if row.kind == "callout" else "institution")
+        return sk, {**self.context(event), "unit": str(row.unit_name)}
 
     def notice(self, row: Any, event: Any, task: Any, *, channel: str, link: str | None = None) -> str:
         """What one acknowledgement request says on a channel ("sms" words also serve voice)."""
-        if row.kind == "task":
-            text = self.task_text(task.task, task.department, event, task.due_at, channel=channel)
-        else:
-            sk = self.skeletons.usable("callout", "callout" if row.kind == "callout" else "institution")
-            text = sk.render("sms", {**self.context(event), "unit": row.unit_name})
+        sk, values = self._request(row, event, task)
+        text = sk.render(channel if row.kind == "task" else "sms", values)
         if link:
             text += f"\n一键确认收到（无需登录）：{link}"
         return text
+
+    def sms_notice(self, row: Any, event: Any, task: Any) -> SmsNotice:
+        """The request as an SMS: its text, and the registered template and values a domestic provider sends."""
+        sk, values = self._request(row, event, task)
+        return sms_notice(sk, values)

@@ -29,15 +29,19 @@ def registry() -> SmsRegistry:
 
 def aliyun_fake(reg: SmsRegistry, **kwargs: Any) -> aliyun_server.AliyunServer:
     account = reg.accounts["aliyun"]
-    return aliyun_server.AliyunServer(account.sign_name, {r.code: r.text for r in account.templates.values()}, **kwargs)
+    return aliyun_server.AliyunServer(account.sign_name, registered_texts(account), **kwargs)
 
 
 def tencent_fake(reg: SmsRegistry, **kwargs: Any) -> tencent_server.TencentServer:
     account = reg.accounts["tencent"]
     # The fake enforces the variable length the account has been approved for, as Tencent does.
     kwargs.setdefault("max_variable", account.variable_max_chars)
-    return tencent_server.TencentServer(account.sign_name, {r.code: r.text for r in account.templates.values()},
-                                        **kwargs)
+    return tencent_server.TencentServer(account.sign_name, registered_texts(account), **kwargs)
+
+
+def registered_texts(account: Any) -> dict[str, str]:
+    """code → wording of everything the account has registered: residents' templates and event skeletons."""
+    return {r.code: r.text for r in [*account.templates.values(), *account.events.values()]}
 
 
 FAKES = {"aliyun": aliyun_fake, "tencent": tencent_fake}

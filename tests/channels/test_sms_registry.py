@@ -104,7 +104,8 @@ def test_export_writes_the_wording_to_register_as_csv() -> None:
     assert rows[0][:3] == ["短信类型", "模板名称", "模板内容"]
     mine = next(r for r in rows if r[-1] == TEMPLATE)
     assert mine[2].startswith("{1}于{2}发布{3}{4}预警信号（{5}）。") and "【" not in mine[2]
-    assert len(rows) - 1 == len(registry().accounts["tencent"].templates)
+    account = registry().accounts["tencent"]
+    assert len(rows) - 1 == len(account.templates) + len(account.events), "the events' skeletons are exported too"
 
 
 def test_export_as_yaml_gives_entries_for_sms_providers_yaml() -> None:

@@ -106,7 +106,7 @@ async def test_a_task_is_acknowledged_with_one_click_on_the_signed_link_in_the_d
     site.world.clock.advance(minutes=15)
     await site.world.service.events.run_once()
     assert len(site.robot.received) == 1
-    assert len([s for s in sent(site.world) if "市教育局" in s["text"] and "【任务】" in s["text"]]) == 1
+    assert len([s for s in sent(site.world) if "市教育局" in s["text"] and "任务提醒：" in s["text"]]) == 1
 
     # A tampered or expired link acknowledges nothing.
     rid, person, expires, signature = path.removeprefix("/ack/").split(".")

@@ -82,7 +82,8 @@ def test_a_changed_skeleton_is_unreviewed_until_stamped(config_dir: Path, tmp_pa
     library = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", library)
     _edit(config_dir / "service.yaml", f"templates_dir: {ROOT / 'templates'}", f"templates_dir: {library}")
-    _edit(library / "rumour" / "response.yml", "不信谣、不传谣。\n", "不信谣。\n")
+    # The IM wording (a changed SMS wording must be registered again as well: tests/events/test_domestic_sms.py).
+    _edit(library / "rumour" / "response.yml", "请在本群提醒大家。", "请在群里提醒大家。")
     code, out = check(config_dir)
     assert code != 0 and "response.yml: changed — review the wording and stamp it" in out
 

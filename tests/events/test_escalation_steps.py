@@ -32,7 +32,7 @@ async def test_the_repeat_call_goes_by_voice_once_a_voice_channel_exists(config_
             steps = [(r.step_kind, r.channel) for r in await conn.execute(
                 select(ack_attempts).where(ack_attempts.c.phone == MISHAN_HEAD).order_by(ack_attempts.c.id))]
         assert steps == [("first", "sms"), ("repeat", "voice")]
-        assert "【叫应】" in voice_log.read_text(encoding="utf-8")
+        assert "叫应提醒：" in voice_log.read_text(encoding="utf-8")
         # A key press on the call acknowledges like an SMS reply.
         async with service.db.write() as conn:
             done = await acknowledge_phone(conn, phone=MISHAN_HEAD, word="1", via="voice", at=world.clock.now())

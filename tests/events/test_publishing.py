@@ -108,7 +108,7 @@ async def test_a_policy_explanation_goes_from_the_department_through_expert_and_
     status, draft = await api.call("jy.officer", "POST", path, body)
     assert status == 201 and draft["kind"] == "policy" and draft["state"] == "pending"
     sms = next(m for m in draft["messages"] if m["channel"] == "sms")
-    assert sms["text"].startswith("【高平应急科普】【政策解读】据市教育局通知，因暴雨红色预警，米山镇、三甲镇中小学和幼儿园7月12日停课一天")
+    assert sms["text"].startswith("【高平应急科普】政策解读：据市教育局通知，因暴雨红色预警，米山镇、三甲镇中小学和幼儿园在7月12日的安排：停课一天")
     assert sms["segments"] <= 2
     draft_id = draft["id"]
 
@@ -123,7 +123,7 @@ async def test_a_policy_explanation_goes_from_the_department_through_expert_and_
     assert status == 200 and answer["state"] == "dispatching"
 
     await api.world.service.worker.drain()
-    assert any(s["text"].startswith("【高平应急科普】【政策解读】据市教育局通知") for s in sent(api.world))
+    assert any(s["text"].startswith("【高平应急科普】政策解读：据市教育局通知") for s in sent(api.world))
     # Marked as a policy explanation in the public feed.
     async with api.http.get(f"{api.base}/feeds/alerts.atom") as r:
         feed = await r.text()
@@ -172,7 +172,7 @@ async def test_a_rumour_response_needs_the_publicity_departments_sign_off_before
     await api.world.service.worker.drain()
 
     # Delivered: SMS to the affected area, the communities' and newsrooms' IM groups, the public feed.
-    assert any(s["text"].startswith("【高平应急科普】【辟谣】网传“米山镇水库已经决堤”") for s in sent(api.world))
+    assert any(s["text"].startswith("【高平应急科普】辟谣：网传“米山镇水库已经决堤”") for s in sent(api.world))
     texts = [r["text"]["content"] for r in api.robot.received]
     assert len(texts) == 2 and all("不信谣、不传谣" in t for t in texts)
     async with api.world.service.db.read() as conn:

@@ -101,7 +101,7 @@ async def test_a_red_rainstorm_warning_runs_tasks_and_callout_until_acknowledged
     assert any("户外作业" in t for t in sent_to(world, "+8613800000302"))
     for phone in (DONGZHOU_SECRETARY, MISHAN_HEAD, SANJIA_HEAD, SHENNONG_HEAD):
         [callout] = sent_to(world, phone)
-        assert callout.startswith("【高平应急科普】【叫应】") and "回复“收到”" in callout
+        assert callout.startswith("【高平应急科普】叫应提醒：") and "回复“收到”" in callout
     assert not sent_to(world, MISHAN_DEPUTY), "rank 2 is asked only when rank 1 stays silent"
     assert not sent_to(world, BEICHENG_HEAD), "北城街道 is not in the warned area"
 

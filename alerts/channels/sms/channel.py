@@ -5,7 +5,8 @@ template registered there (its own code) and the text exactly the registered wor
 Twilio and the log channel take the text as it is. A provider whose API keeps failing, or whose
 undelivered rate passes the threshold, is left for the next one (with an operator problem) and used
 again once healthy. A delivery whose call ended without an answer is reconciled with that provider
-before it is sent anywhere, so a failover never sends it twice.
+before it is sent anywhere, so a failover never sends it twice. Direct sends without a message row
+(task notices, 叫应) carry their template id and values on the Outbound and follow the same rules.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from alerts.channels.base import (
 )
 from alerts.channels.sms.base import Message, MessageBook, Provider, ProviderFault, Target, mainland
 from alerts.channels.sms.health import Health
-from alerts.channels.sms.templates import Registered, SmsRegistry
+from alerts.channels.sms.templates import Registered, SmsRegistry, value_problems
 from alerts.settings.channels import FailoverSection
 
 log = logging.getLogger("alerts.channels.sms")
@@ -92,12 +93,18 @@ class SmsChannel:
 
     def batch_key(self, item: Outbound) -> object:
         # One message has one template and one set of variables: one provider call per ≤ max_batch numbers.
-        return item.message_id
+        return item.message_id if item.message_id else ("direct", item.template_id, item.text)
 
     async def send(self, item: Outbound) -> Outcome:
         return (await self.send_batch([item]))[0]
 
     async def send_batch(self, items: list[Outbound]) -> list[Outcome]:
+        direct = {id(i): await self._send_direct(i) for i in items if not i.message_id}
+        backed = [i for i in items if i.message_id]
+        sent = iter(await self._send_messages(backed) if backed else [])
+        return [direct[id(i)] if not i.message_id else next(sent) for i in items]
+
+    async def _send_messages(self, items: list[Outbound]) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
         book = await self.book.get_many({i.message_id for i in items})
         await self.health.refresh_rates()
@@ -122,6 +129,24 @@ class SmsChannel:
         await asyncio.gather(*(self._through(chain, parts, outcomes) for chain, parts in calls))
         return [outcomes[i.delivery_id] for i in items]
 
+    async def _send_direct(self, item: Outbound) -> Outcome:
+        """A send without a message row (a task notice, a 叫应 request): the template and values it carries
+        go to a domestic provider as that template's code and parameters; Twilio and the log take the text.
+        Its delivery id is not the ledger's, so a call without an answer is reported, never held in doubt."""
+        phone = await sms_number(item, self.contacts)
+        if isinstance(phone, Permanent):
+            return phone
+        await self.health.refresh_rates()
+        message = Message(0, item.template_id, dict(item.params) if item.params is not None else None, item.text,
+                          edited=False)
+        target = Target(item, phone)
+        chain, why = self.candidates(message, target)
+        if not chain:
+            return Permanent(f"no SMS provider can send this: {why}", code="unregistered")
+        outcomes: dict[int, Outcome] = {}
+        await self._through(chain, [(message, [target])], outcomes)
+        return outcomes[item.delivery_id]
+
     def candidates(self, message: Message, target: Target) -> tuple[list[tuple[Provider, Registered | None]], str]:
         """Providers able to carry this message to this number, in order; and why others cannot."""
         chain, why = self._message_route(message)
@@ -135,7 +160,7 @@ class SmsChannel:
     def _message_route(self, message: Message) -> tuple[list[tuple[Provider, Registered | None]], str]:
         """The providers for a message (mainland numbers), worked out once per message and text."""
         key = (message.id, message.text)
-        cached = self._routes.get(key)
+        cached = self._routes.get(key) if message.id else None
         if cached is not None:
             return cached
         out: list[tuple[Provider, Registered | None]] = []
@@ -144,23 +169,41 @@ class SmsChannel:
             if not p.domestic:
                 out.append((p, None))
                 continue
-            registered = self.registry.get(p.name, message.template_id)
-            if registered is None:
-                why.append(f"template {message.template_id} has no registered {p.name} code")
+            refused = self._refusal(p.name, message)
+            if refused:
+                why.append(refused)
                 continue
-            if message.params is None:
-                why.append(f"message {message.id} has no recorded template variables (drafted before they "
-                           "were recorded, or not from a template)")
-                continue
-            if registered.fill(message.params) != message.text:
-                why.append(f"the text of message {message.id} is not {p.name}'s registered wording of "
-                           f"{message.template_id} (edited?); it cannot go out as that template")
-                continue
-            out.append((p, registered))
-        if len(self._routes) > 4096:
-            self._routes.clear()
-        self._routes[key] = (out, "; ".join(why))
-        return self._routes[key]
+            out.append((p, self.registry.get(p.name, message.template_id)))
+        route = (out, "; ".join(why))
+        if message.id:
+            if len(self._routes) > 4096:
+                self._routes.clear()
+            self._routes[key] = route
+        return route
+
+    def _refusal(self, provider: str, message: Message) -> str:
+        """Why `provider` cannot send this message as a registered template ("" when it can)."""
+        what = f"message {message.id}" if message.id else "this direct SMS"
+        if not message.template_id:
+            return (f"{what} names no registered template, and {provider} sends registered templates only "
+                    "(the sender must pass the template id and its values)")
+        registered = self.registry.get(provider, message.template_id)
+        if registered is None:
+            return (f"template {message.template_id} has no registered {provider} code "
+                    "(config/sms_providers.yaml; alerts check says what to register)")
+        if message.params is None:
+            return (f"{what} has no recorded template variables (drafted before they were recorded, or not "
+                    "from a template)")
+        if registered.fill(message.params) != message.text:
+            return (f"the text of {what} is not {provider}'s registered wording of {message.template_id} "
+                    "(edited, or the registered wording is out of date); it cannot go out as that template")
+        account = self.registry.accounts.get(provider)
+        if not message.id and account is not None:
+            # Approved messages were checked at approval; a direct send is checked here, before the call.
+            bad = [b for name, value in message.params.items() for b in value_problems(account, name, value)]
+            if bad:
+                return f"{provider} would refuse the values of {message.template_id}: " + "; ".join(bad)
+        return ""
 
     def _plan(self, book: dict[int, Message], groups: dict[int, list[Target]], outcomes: dict[int, Outcome]
               ) -> list[tuple[list[tuple[Provider, Registered | None]], list[tuple[Message, list[Target]]]]]:
@@ -219,8 +262,10 @@ class SmsChannel:
                     at = datetime.now(UTC)
                     self._forget_old_doubts(at)
                     for t in pending:
-                        self.in_doubt[t.item.delivery_id] = (provider.name, at)
-                        outcomes[t.item.delivery_id] = Retry(f"{fault.reason}; reconciled before any resend",
+                        if t.item.message_id:  # a direct send has no ledger row to reconcile later
+                            self.in_doubt[t.item.delivery_id] = (provider.name, at)
+                        later = "reconciled before any resend" if t.item.message_id else "the provider may have sent it"
+                        outcomes[t.item.delivery_id] = Retry(f"{fault.reason}; {later}",
                                                              after=30.0, code="in_doubt")
                     await self.health.fault(provider.name, fault.kind, fault.reason, others=others)
                     return

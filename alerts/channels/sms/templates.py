@@ -64,6 +64,9 @@ class AccountSection(_Model):
     # Variables registered as phone numbers (their values may hold digits).
     phone_variables: list[str] = Field(default_factory=list)
     frequency: FrequencySection = FrequencySection()
+    # The events' reviewed skeletons (templates/tasks, policy, rumour) by `<kind>.<key>`: task notices
+    # and 叫应 go to responsible persons directly, policy explanations and rumour responses as messages.
+    event_templates: dict[str, RegisteredEntry | str] = Field(default_factory=dict)
     templates: dict[str, RegisteredEntry | str] = Field(default_factory=dict)
 
     @field_validator("sdk_app_id", mode="before")
@@ -143,6 +146,12 @@ class Account:
     templates: dict[str, Registered] = field(default_factory=dict)
     # Entries that name a code but not the wording (reported by `alerts check`).
     incomplete: dict[str, str] = field(default_factory=dict)
+    # The same for the events' skeletons (event_templates), kept apart from the message library's.
+    events: dict[str, Registered] = field(default_factory=dict)
+    events_incomplete: dict[str, str] = field(default_factory=dict)
+
+    def registered(self, template_id: str) -> Registered | None:
+        return self.templates.get(template_id) or self.events.get(template_id)
 
     @property
     def max_numbers(self) -> int:
@@ -156,10 +165,10 @@ class SmsRegistry:
 
     def get(self, provider: str, template_id: str) -> Registered | None:
         account = self.accounts.get(provider)
-        return account.templates.get(template_id) if account else None
+        return account.registered(template_id) if account else None
 
     def registered_with(self, template_id: str) -> list[str]:
-        return [p for p, a in self.accounts.items() if template_id in a.templates]
+        return [p for p, a in self.accounts.items() if a.registered(template_id) is not None]
 
 
 class RegistryError(Exception):
@@ -192,13 +201,15 @@ def load_registry(path: Path) -> SmsRegistry:
         account = Account(provider, section.sign_name, section.sdk_app_id, section.region,
                           section.variable_max_chars or DEFAULT_VARIABLE_MAX[provider],
                           tuple(section.phone_variables), section.frequency)
-        for template_id, entry in section.templates.items():
-            if isinstance(entry, str):
-                account.incomplete[template_id] = entry
-                continue
-            variables = tuple(entry.variables) if provider == "tencent" else tuple(
-                dict.fromkeys(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", entry.text)))
-            account.templates[template_id] = Registered(provider, template_id, entry.code, entry.text, variables)
+        for entries, found, incomplete in ((section.templates, account.templates, account.incomplete),
+                                           (section.event_templates, account.events, account.events_incomplete)):
+            for template_id, entry in entries.items():
+                if isinstance(entry, str):
+                    incomplete[template_id] = entry
+                    continue
+                variables = tuple(entry.variables) if provider == "tencent" else tuple(
+                    dict.fromkeys(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", entry.text)))
+                found[template_id] = Registered(provider, template_id, entry.code, entry.text, variables)
         registry.accounts[provider] = account
     return registry
 
@@ -219,18 +230,30 @@ def wording(template: Template, provider: str, variables: list[str] | None = Non
     names = template_variables(template)
     if names is None:
         return None
-    marks = {name: f"\x00{name}\x00" for name in names}
+    marks = marks_for(names)
     try:
         text = render(template, marks)
     except RenderError:
         return None
+    return slotted(text, names, provider, variables)
+
+
+def marks_for(names: list[str]) -> dict[str, str]:
+    """Values that stand for each variable while rendering, found again by `slotted`."""
+    return {name: f"\x00{name}\x00" for name in names}
+
+
+def slotted(marked: str, names: list[str], provider: str, variables: list[str] | None = None) -> str:
+    """A text rendered with `marks_for` values, in the provider's variable syntax: Aliyun ${name};
+    Tencent {1}, {2}, ... in the order of `variables` (the registered order) or of first appearance."""
     order = variables or names
+    text = marked
     for name in names:
         if provider == "tencent":
             slot = "{" + str(order.index(name) + 1) + "}" if name in order else "{?" + name + "}"
         else:
             slot = "${" + name + "}"
-        text = text.replace(marks[name], slot)
+        text = text.replace(f"\x00{name}\x00", slot)
     return text
 
 
