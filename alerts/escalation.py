@@ -52,23 +52,49 @@ async def claim_step(conn: AsyncConnection, draft_id: int, step: int, at: dateti
     return bool(result.rowcount)
 
 
-def reminder_text(draft: Any, waited_minutes: float, step: int, notify: str) -> str:
+def reminder_values(draft: Any, waited_minutes: float, notify: str) -> dict[str, str]:
+    """The reminder's variables: each always has a value, because a registered SMS template has no
+    optional parts (templates/tasks/approval_reminder.yml, config/sms_providers.yaml)."""
     hazard = default_hazards().get(draft.hazard or "")
     level = {lv.value: zh for lv, zh in LEVEL_ZH.items()}.get(draft.level or "", "")
     other = {"policy": "政策解读", "rumour_response": "辟谣回应"}.get(draft.kind, "宣传")  # events' drafts
     what = f"{hazard.zh if hazard else (draft.hazard or '')}{level}预警" if draft.hazard else other
-    drill = "【演练】" if draft.exercise else ""
-    who = "（备班提醒：值班审批人尚未处理）" if notify == "backup" else ""
-    deadline = f"，预警{local(draft.expires_at)}失效" if draft.expires_at else ""
+    return {
+        "what": f"演练：{what}" if draft.exercise else what,
+        "number": str(draft.id),
+        "minutes": str(int(waited_minutes)),
+        "deadline": f"预警{local(draft.expires_at)}失效" if draft.expires_at else "预警未注明失效时间",
+        "who": "备班审批人" if notify == "backup" else "值班审批人",
+    }
+
+
+def reminder_text(draft: Any, waited_minutes: float, step: int, notify: str) -> str:
+    """The reminder as plain text, when the approval_reminder skeleton is missing (Twilio or log only)."""
+    v = reminder_values(draft, waited_minutes, notify)
     # No link: mainland carriers block URLs in notification SMS.
-    return (f"{drill}待审批：{what}科普消息第{draft.id}号已等待{int(waited_minutes)}分钟{deadline}。"
-            f"请尽快登录应急科普审批控制台处理。{who}")
+    return (f"待审批提醒：{v['what']}科普消息第{v['number']}号已等待{v['minutes']}分钟，{v['deadline']}。"
+            f"请{v['who']}尽快登录应急科普审批控制台处理。")
 
 
 class Escalator:
     def __init__(self, service: Any, *, wake: Callable[[], None] | None = None):
         self.service = service
         self.wake = wake
+        self._skeleton: Any = None
+
+    def reminder(self, draft: Any, waited: float, step: int, notify: str) -> tuple[str, str, dict[str, str] | None]:
+        """(text, template id, variables): through a domestic provider only a registered template goes
+        out, so the reminder is the reviewed skeleton reminder.approval_reminder filled in."""
+        from alerts.events.registered import sms_notice
+        from alerts.events.skeletons import Skeletons
+
+        if self._skeleton is None:
+            found = Skeletons.load(self.service.settings.templates_dir).get("reminder", "approval_reminder")
+            self._skeleton = found if found is not None else False
+        if not self._skeleton:
+            return reminder_text(draft, waited, step, notify), "", None
+        notice = sms_notice(self._skeleton, reminder_values(draft, waited, notify))
+        return notice.text, notice.template_id, notice.params
 
     @property
     def config(self) -> Any:
@@ -102,7 +128,7 @@ class Escalator:
         notice = Notice(draft.id, index, notify)
         roster = {p.user: p for p in self.config.duty.people(notify)}
         names = list(roster)
-        text = reminder_text(draft, waited, index, notify)
+        text, template_id, params = self.reminder(draft, waited, index, notify)
         async with self.service.db.read() as conn:
             people = {n: await user_store.by_name(conn, n) for n in names}
         for name, user in people.items():
@@ -127,7 +153,8 @@ class Escalator:
                                          "in the duty roster of workflow.yaml)")
                     continue
                 item = Outbound(delivery_id=0, message_id=0, draft_id=draft.id, channel="sms", address=phone,
-                                text=text, exercise=bool(draft.exercise), title="待审批提醒")
+                                text=text, exercise=bool(draft.exercise), title="待审批提醒",
+                                template_id=template_id, params=params)
                 timed = await send_timed(channel, item)
                 if isinstance(timed.outcome, Ok):
                     notice.reached.append(name)

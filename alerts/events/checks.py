@@ -10,7 +10,7 @@ from alerts.content.lint import WORST_AREA
 from alerts.content.sms import check as check_sms
 from alerts.events.departments import roster_gaps
 from alerts.events.registered import registry_problems, shape_problems
-from alerts.events.skeletons import Skeletons
+from alerts.events.skeletons import FOLDERS, Skeletons
 from alerts.model import level_rank
 from alerts.recipients import normalise_phone
 from alerts.settings import ConfigError, Settings
@@ -85,12 +85,12 @@ def _skeleton_problems(settings: Settings, config: Any, sms_rules: Any) -> list[
     problems = list(skeletons.problems)
     longest_dept = max((d.short for d in config.departments.values()), key=len, default="")
     needed = {("task", t.task) for levels in config.tasks.values() for entries in levels.values() for t in entries}
-    needed |= {("callout", "callout"), ("callout", "institution"), ("rumour", "response")}
+    needed |= {("callout", "callout"), ("callout", "institution"), ("rumour", "response"), ("reminder", "approval_reminder")}
     for kind, key in sorted(needed):
         sk = skeletons.get(kind, key)
         if sk is None:
             problems.append(f"{settings.templates_dir}: no {kind} skeleton {key!r} "
-                            f"(expected templates/{'tasks' if kind in ('task', 'callout') else kind}/{key}.yml)")
+                            f"(expected templates/{FOLDERS[kind]}/{key}.yml)")
     for sk in skeletons.by_key.values():
         problems.extend(shape_problems(sk))
         if sk.status != "reviewed":

@@ -24,8 +24,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from alerts.textclean import clean
 from alerts.textclean import problems as text_problems
 
-KINDS = ("task", "callout", "policy", "rumour")
-FOLDERS = {"task": "tasks", "callout": "tasks", "policy": "policy", "rumour": "rumour"}
+KINDS = ("task", "callout", "policy", "rumour", "reminder")
+FOLDERS = {"task": "tasks", "callout": "tasks", "policy": "policy", "rumour": "rumour", "reminder": "tasks"}
 CHANNELS = ("sms", "notice", "im")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)

@@ -258,3 +258,24 @@ async def test_a_policy_explanation_reaches_residents_as_its_registered_template
     finally:
         await runner.cleanup()
         await world.service.close()
+
+
+async def test_the_duty_approver_is_reminded_through_the_provider_as_a_registered_template(
+        provider: Provider, config_dir: Path, database_url: str) -> None:
+    """A red warning waiting for approval pages the approver on duty: through a domestic provider that
+    reminder too must be a registered template (reminder.approval_reminder), or nobody is woken."""
+    from alerts.escalation import Escalator
+
+    world = await events_world(config_dir, database_url)
+    try:
+        intake = await world.service.receive(sample_alert(level="red"), source="test")
+        [draft_id] = intake.drafts.created
+        report = await Escalator(world.service).run_once()
+        [notice] = report.notices
+        assert notice.reached == ["yjj.duty"], notice.missed
+        [(code, text)] = provider.sent_to("+8613800000611")
+        assert code == provider.code("reminder.approval_reminder")
+        assert text.startswith(f"待审批提醒：暴雨红色预警科普消息第{draft_id}号已等待0分钟，预警")
+        assert text.endswith("请值班审批人尽快登录应急科普审批控制台处理。")
+    finally:
+        await world.service.close()

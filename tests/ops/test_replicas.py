@@ -123,7 +123,7 @@ async def deliveries_of(conn: asyncpg.Connection, draft_ids: list[int]) -> list[
 
 # Sent straight to duty people, not as deliveries: department tasks and 叫应 (alerts/events), and the
 # reminders to the approvers on duty (workflow.yaml duty roster).
-EVENT_NOTICES = ("任务提醒：", "叫应提醒：", "请确认收到：", "待审批：")
+EVENT_NOTICES = ("任务提醒：", "叫应提醒：", "请确认收到：", "待审批提醒：")
 
 
 def sent_records(server: TwilioLikeServer, since: int) -> list[tuple[str, str]]:

@@ -96,7 +96,7 @@ async def test_an_exercise_reminder_is_marked_as_a_drill(config_dir: Path, datab
         await world.ingest(level="orange", status="Exercise")
         await Escalator(world.service).run_once()
         [sms] = _sent(world)
-        assert "【演练】待审批" in sms["text"] and sms["exercise"] is True
+        assert "待审批提醒：演练：" in sms["text"] and sms["exercise"] is True
     finally:
         await world.service.close()
 
