@@ -388,11 +388,15 @@ async def _insert_rows(conn: AsyncConnection, m: Any, targets: list[tuple[str, s
     return int(result.rowcount or 0)
 
 
-async def count_for_draft(conn: AsyncConnection, draft_id: int) -> dict[str, int]:
+async def count_for_draft(conn: AsyncConnection, draft_id: int, *, channel: str | None = None) -> dict[str, int]:
+    """Deliveries of a draft by state (of one delivery channel, when given)."""
+    where = messages.c.draft_id == draft_id
+    if channel is not None:
+        where = and_(where, deliveries.c.channel == channel)
     rows = await conn.execute(
         select(deliveries.c.state, func.count())
         .join(messages, messages.c.id == deliveries.c.message_id)
-        .where(messages.c.draft_id == draft_id)
+        .where(where)
         .group_by(deliveries.c.state)
     )
     return {r[0]: int(r[1]) for r in rows}

@@ -35,10 +35,13 @@ def configuration_problems(settings: Settings, env: Mapping[str, str] | None = N
         return exc.lines if hasattr(exc, "lines") else [str(exc)]
     where = settings.config_dir / "channels.yaml"
     problems = []
-    if name in CREDENTIALS and not all(env.get(v) for v in CREDENTIALS[name]):
+    secrets = settings.secrets
+    if name == "twilio" and secrets.twilio_account_sid and secrets.twilio_auth_token:
+        pass  # Twilio's keys are the service's secrets (the same as for SMS)
+    elif name in CREDENTIALS and not all(env.get(v) for v in CREDENTIALS[name]):
         problems.append(f"{where}: voice: provider {name} is selected but {' and '.join(CREDENTIALS[name])} are "
                         "not set in the environment — set them, or choose another provider (ALERTS_VOICE_PROVIDER)")
-    if name == "twilio" and not (env.get("TWILIO_VOICE_FROM") or env.get("TWILIO_FROM")):
+    if name == "twilio" and not (env.get("TWILIO_VOICE_FROM") or secrets.twilio_from or env.get("TWILIO_FROM")):
         problems.append(f"{where}: voice: provider twilio needs a caller number: set TWILIO_VOICE_FROM "
                         "(or TWILIO_FROM) in the environment")
     if name == "aliyun":
@@ -87,9 +90,10 @@ def build_voice(settings: Settings, secrets: Secrets, env: Mapping[str, str] | N
         else:
             from alerts.channels.voice.twilio_voice import TwilioVoiceProvider
 
-            caller = (env.get("TWILIO_VOICE_FROM") or env.get("TWILIO_FROM") or "").split(",")[0].strip()
+            caller = (env.get("TWILIO_VOICE_FROM") or secrets.twilio_from or env.get("TWILIO_FROM") or "")
             provider = TwilioVoiceProvider(
-                account_sid=env["TWILIO_ACCOUNT_SID"], auth_token=env["TWILIO_AUTH_TOKEN"], caller=caller,
+                account_sid=secrets.twilio_account_sid or env["TWILIO_ACCOUNT_SID"],
+                auth_token=secrets.twilio_auth_token or env["TWILIO_AUTH_TOKEN"], caller=caller.split(",")[0].strip(),
                 public_base_url=settings.service.http.public_base_url,
                 api_base_url=secrets.twilio_api_base_url, timeout=cfg.request_timeout_seconds,
                 concurrency=cfg.concurrency)
