@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from alerts.broadcast.packages import make_pending
-from alerts.broadcast.script import ATTENTION, AGAIN, broadcast_script
+from alerts.broadcast.script import AGAIN, ATTENTION, broadcast_script
 from alerts.store.tables import broadcast_packages, messages
 from tests.channels.voice_support import configure, voice_library
 from tests.web.conftest import free_port, login, serve

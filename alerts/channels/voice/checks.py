@@ -8,7 +8,12 @@ from alerts.settings import Settings
 
 def check_settings(settings: Settings, library: Library) -> list[str]:
     from alerts.channels.voice.build import configuration_problems, selected_provider
-    from alerts.channels.voice.registry import FILE, VoiceRegistryError, load_voice_registry, registry_problems
+    from alerts.channels.voice.registry import (
+        FILE,
+        VoiceRegistryError,
+        load_voice_registry,
+        registry_problems,
+    )
 
     path = settings.config_dir / FILE
     try:
