@@ -120,6 +120,8 @@ class VoiceSection(Section):
     answered_acknowledges: bool = False
     concurrency: int = Field(8, ge=1, le=256)
     request_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    # Twilio places an account's outbound calls at 1 a second unless the account's limit was raised.
+    twilio_calls_per_second: float = Field(1.0, gt=0, le=100)
     broadcast: BroadcastSection = BroadcastSection()
 
 

@@ -99,5 +99,11 @@ def build_voice(settings: Settings, secrets: Secrets, env: Mapping[str, str] | N
                 concurrency=cfg.concurrency)
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
+    if name == "twilio":
+        from alerts.channels.voice.channel import TwilioVoiceChannel
+
+        return TwilioVoiceChannel(provider, registry, MessageBook(settings.database_url),  # type: ignore[arg-type]
+                                  calls_per_second=cfg.twilio_calls_per_second,
+                                  contacts=sms_contacts(settings, secrets), concurrency=cfg.concurrency)
     return VoiceChannel(provider, registry, MessageBook(settings.database_url),  # type: ignore[arg-type]
                         contacts=sms_contacts(settings, secrets), concurrency=cfg.concurrency)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from alerts.channels.base import Outbound, Outcome, Permanent, sms_number
+from alerts.channels.base import Outbound, Outcome, Pace, Permanent, sms_number
 from alerts.channels.sms.base import MessageBook
 from alerts.channels.voice.aliyun import AliyunVoiceProvider
 from alerts.channels.voice.registry import VoiceRegistry
@@ -72,3 +72,17 @@ class VoiceChannel:
         await self.book.close()
         if self.contacts is not None:
             await self.contacts.close()
+
+
+class TwilioVoiceChannel(VoiceChannel):
+    """Twilio places an account's calls at a set rate (calls per second, 1 unless raised): the caller
+    number is a sender whose shared budget every worker process takes from, as for SMS."""
+
+    def __init__(self, provider: TwilioVoiceProvider, registry: VoiceRegistry, book: MessageBook, *,
+                 calls_per_second: float, contacts: Any | None = None, concurrency: int = 8):
+        super().__init__(provider, registry, book, contacts=contacts, concurrency=concurrency)
+        self.calls_per_second = calls_per_second
+
+    def sender_paces(self) -> dict[str, Pace]:
+        assert isinstance(self.provider, TwilioVoiceProvider)
+        return {self.provider.caller: Pace(self.calls_per_second, 1)}
