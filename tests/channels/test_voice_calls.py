@@ -246,3 +246,39 @@ async def test_a_red_warning_calls_through_twilio_and_press_1_acknowledges(
     finally:
         await runner.cleanup()
         await world.service.close()
+
+
+async def test_calls_start_at_the_voice_level_and_never_for_a_drill(
+        config_dir: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    configure(config_dir, voice_library(tmp_path), "log")
+    monkeypatch.delenv("ALERTS_VOICE_PROVIDER", raising=False)
+    channels = config_dir / "channels.yaml"
+    data = yaml.safe_load(channels.read_text(encoding="utf-8"))
+    data["voice"]["min_level"] = "red"
+    channels.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    world = await events_world(config_dir, database_url)
+    try:
+        async with world.service.db.write() as conn:
+            await conn.execute(update(residents).values(voice=True))
+
+        async def calls_for(alert: bytes) -> tuple[int, int]:
+            intake = await world.service.receive(alert, source="test")
+            draft_id = intake.drafts.created[0]
+            await approve(world, draft_id)
+            await world.service.worker.drain()
+            async with world.service.db.read() as conn:
+                spoken = (await conn.execute(select(messages.c.id).where(messages.c.draft_id == draft_id)
+                                             .where(messages.c.channel == "voice"))).all()
+                calls = (await conn.execute(select(deliveries.c.id).where(deliveries.c.channel == "voice")
+                                            .where(deliveries.c.message_id.in_([m.id for m in spoken])))).all()
+            return len(spoken), len(calls)
+
+        assert await calls_for(sample_alert(level="orange")) == (1, 0), "orange is below voice.min_level red"
+        assert await calls_for(sample_alert(level="red", identifier="14058141600000_20260712070000",
+                                            status="Exercise")) == (1, 0), "a drill calls nobody"
+        spoken, calls = await calls_for(sample_alert(level="red", identifier="14058141600000_20260712080000"))
+        assert spoken == 1 and calls >= 2
+    finally:
+        await world.service.close()
