@@ -8,6 +8,7 @@ controller where one is configured. Failures are kept on the row (and shown), ne
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,7 +87,8 @@ async def make_pending(db: Database, cfg: BroadcastSection, var_dir: Path, now: 
         if url:
             try:
                 status = await post_package(url, draft_id=row.draft_id, area=row.area, script=row.script,
-                                            audio=audio, timeout=cfg.request_timeout_seconds)
+                                            audio=audio, timeout=cfg.request_timeout_seconds,
+                                            secret=os.environ.get("ALERTS_BROADCAST_SECRET") or None)
                 values["posted"] = str(status)
                 made.posted += 1
             except ControllerError as exc:

@@ -4,6 +4,7 @@ township's IP-broadcast controller, and downloadable from the draft page by peop
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -18,10 +19,13 @@ from sqlalchemy import select
 
 from alerts.broadcast.packages import make_pending
 from alerts.broadcast.script import AGAIN, ATTENTION, broadcast_script
+from alerts.channels.webhook import generic_signature
 from alerts.store.tables import broadcast_packages, messages
 from tests.channels.voice_support import configure, voice_library
 from tests.web.conftest import free_port, login, serve
 from tests.workflow.support import build_world, sample_alert
+
+SECRET = "broadcast-controller-secret-0123"
 
 
 def test_the_broadcast_script_is_the_spoken_text_after_an_attention_call_read_twice() -> None:
@@ -42,6 +46,9 @@ class Controller:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             parts[part.name] = (part.headers.get("Content-Type"), await part.read())  # type: ignore[union-attr]
+        # The package part is signed as the generic webhook signs its body.
+        if request.headers.get("X-Signature") != generic_signature(SECRET, parts["package"][1]):
+            return web.json_response({"ok": False}, status=401)
         self.received.append(parts)
         return web.json_response({"ok": True})
 
@@ -58,6 +65,7 @@ async def test_an_approved_red_warning_gets_packages_with_audio_posted_and_downl
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     monkeypatch.setenv("ALERTS_VOICE_PROVIDER", "none")  # loudspeakers need no call provider
+    monkeypatch.setenv("ALERTS_BROADCAST_SECRET", SECRET)
     configure(config_dir, voice_library(tmp_path), "log", controllers={"140581101": f"http://127.0.0.1:{port}/play"})
     world = await build_world(config_dir, database_url)
     served, app_runner = await serve(world)
@@ -93,6 +101,7 @@ async def test_an_approved_red_warning_gets_packages_with_audio_posted_and_downl
         package = json.loads(meta)
         assert kind == "application/json" and audio_kind == "audio/wav"
         assert package["township"] == "140581101" and package["script"] == ready["140581101"].script
+        assert package["audio_sha256"] == hashlib.sha256(audio).hexdigest()
         with wave.open(io.BytesIO(audio), "rb") as w:
             assert w.getframerate() == 16000
 
