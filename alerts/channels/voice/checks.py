@@ -26,6 +26,12 @@ def check_settings(settings: Settings, library: Library) -> list[str]:
         provider = selected_provider(settings)
     except Exception:  # noqa: BLE001 - already reported by configuration_problems
         provider = None
+    if provider == "aliyun" and registry.aliyun is not None and registry.callout is None:
+        # 叫应 escalation steps try voice first once a voice channel exists: without the template each
+        # such call would fail, and that step would reach nobody.
+        problems.append(f"{path}: aliyun.callout: missing — register a TTS template whose whole text is "
+                        "${text} and record it as callout: {code: TTS_…, text: \"${text}\"} so that 叫应 calls "
+                        "can be read")
     if provider == "aliyun":
         spoken = [t for t in library.templates if t.channel == "voice" and t.audience == "residents"
                   and t.status == "reviewed" and t.language == "zh-CN"]
