@@ -87,6 +87,8 @@ class Service:
                                sms_rules=self.sms_rules, campaigns=settings.channels.campaigns,
                                sms_guard=guard_for(settings))
         self.channels: dict[str, Channel] = build_channels(settings, clock=self.clock)
+        if "voice" in self.channels:
+            self.actions.voice_min_level = settings.channels.voice.min_level
         self.worker = Worker(self.db, self.channels, settings.channels, self.clock)
         from alerts.follow import follower_for
         from alerts.settings.chains import chains_config

@@ -86,6 +86,10 @@ def run_checks(settings: Settings) -> list[str]:
     from alerts.channels.sms.checks import check_settings as registered_template_problems
 
     problems.extend(registered_template_problems(settings, library, issuer=issuer))
+    # Voice calls: credentials when voice is on, the TTS registry's codes and wording (voice_providers.yaml).
+    from alerts.channels.voice.checks import check_settings as voice_problems
+
+    problems.extend(voice_problems(settings, library))
     if "routes.yaml" not in settings.extra:
         return problems + [f"{cfg / 'routes.yaml'}: missing file — expected the route tree"]
     try:

@@ -1,10 +1,12 @@
 """Residents: validated phone numbers, CSV import with a report, masking, opt-out, export and erasure.
 
-Residents' CSV (UTF-8, header row): phone, area, groups, language; optional village, consent.
+Residents' CSV (UTF-8, header row): phone, area, groups, language; optional village, consent, voice.
   phone     any form `phonenumbers` reads for region CN (13800138000, +86 138 0013 8000)
   area      a township code (140581101) or name (米山镇) from areas.yaml
   groups    ";"-separated audience groups (elderly;farmer), may be empty
   language  zh-CN or en (empty: zh-CN)
+  voice     1/是/yes: also called (read-out call) for warnings at channels.yaml voice.min_level and above —
+            the elderly who do not read SMS, people who asked for calls, responsible persons (empty: no)
 Re-importing a file updates residents by phone; an import never re-subscribes someone who opted out.
 
 Organisations' CSV (imported by the organisations module, which owns contact encryption):
@@ -84,6 +86,11 @@ class ResidentRow:
     groups: str
     language: str
     consent_how: str
+    voice: bool = False
+
+
+VOICE_YES = {"1", "yes", "y", "true", "是", "要", "√"}
+VOICE_NO = {"", "0", "no", "n", "false", "否", "不要"}
 
 
 def parse_residents_csv(text: str, areas: Areas) -> tuple[list[ResidentRow], list[RowProblem]]:
@@ -108,6 +115,9 @@ def parse_residents_csv(text: str, areas: Areas) -> tuple[list[ResidentRow], lis
         language = rec.get("language") or "zh-CN"
         if language not in ("zh-CN", "en"):
             row_problems.append(RowProblem(line, "language", f"{language!r}: expected zh-CN or en"))
+        voice = rec.get("voice", "").lower()
+        if voice not in VOICE_YES | VOICE_NO:
+            row_problems.append(RowProblem(line, "voice", f"{rec.get('voice')!r}: expected 1 (call them) or empty"))
         if phone is not None and phone in seen:
             row_problems.append(RowProblem(line, "phone", f"duplicate of row {seen[phone]}; the later row is skipped"))
         if row_problems:
@@ -117,7 +127,7 @@ def parse_residents_csv(text: str, areas: Areas) -> tuple[list[ResidentRow], lis
         seen[phone] = line
         groups = ";".join(sorted({g.strip() for g in rec.get("groups", "").split(";") if g.strip()}))
         rows.append(ResidentRow(phone, area, rec.get("village") or None, groups, language,
-                                rec.get("consent") or "import"))
+                                rec.get("consent") or "import", voice in VOICE_YES))
     return rows, problems
 
 
@@ -138,10 +148,12 @@ async def upsert_residents(conn: AsyncConnection, rows: Iterable[ResidentRow], *
             if old is None:
                 inserts.append(dict(phone=r.phone, area=r.area, village=r.village, groups=r.groups,
                                     language=r.language, consent_at=at, consent_how=r.consent_how,
-                                    status="active", created_at=at, updated_at=at, opted_out_how=""))
-            elif (old.area, old.village, old.groups, old.language) != (r.area, r.village, r.groups, r.language):
+                                    status="active", created_at=at, updated_at=at, opted_out_how="", voice=r.voice))
+            elif (old.area, old.village, old.groups, old.language, bool(old.voice)) != (
+                    r.area, r.village, r.groups, r.language, r.voice):
                 await conn.execute(update(residents).where(residents.c.id == old.id).values(
-                    area=r.area, village=r.village, groups=r.groups, language=r.language, updated_at=at))
+                    area=r.area, village=r.village, groups=r.groups, language=r.language, voice=r.voice,
+                    updated_at=at))
                 report.updated += 1
             else:
                 report.unchanged += 1

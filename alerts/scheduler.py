@@ -76,6 +76,13 @@ class Background:
 
         self.scheduler.add_job(pull_once, "interval", seconds=60, args=[self.service], id="sms-receipts",
                                max_instances=1, coalesce=True)
+        # Loudspeaker packages of approved warnings: audio and controller posts, off the request path.
+        from alerts.broadcast.packages import make_pending
+
+        broadcast = settings.channels.voice.broadcast
+        self.scheduler.add_job(make_pending, "interval", seconds=10, id="broadcast-packages", max_instances=1,
+                               coalesce=True, args=[self.service.db, broadcast, settings.var_dir,
+                                                    self.service.clock.now])
         self.scheduler.start()
         self._outbox_task = asyncio.create_task(self.outbox_loop(), name="outbox")
 

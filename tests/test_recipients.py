@@ -63,3 +63,27 @@ def test_forget_exports_then_erases_a_person(config_dir: Path, database_url: str
     assert gone.returncode == 0 and "nothing is held about +86 138****8000" in gone.stdout
     bad = alerts(config_dir, database_url, "recipients", "forget", "12")
     assert bad.returncode == 2 and "not a valid phone number" in bad.stderr
+
+
+def test_the_voice_column_flags_residents_for_calls(config_dir: Path, database_url: str) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from alerts.store.engine import Database
+    from alerts.store.tables import residents
+
+    done = alerts(config_dir, database_url, "recipients", "import", str(DATA / "residents_voice.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "row 5: voice: 'maybe': expected 1 (call them) or empty" in done.stderr
+    assert "3 added" in done.stdout
+
+    async def flagged() -> dict[str, bool]:
+        db = Database(database_url)
+        try:
+            async with db.read() as conn:
+                return {r.phone: bool(r.voice) for r in await conn.execute(select(residents.c.phone, residents.c.voice))}
+        finally:
+            await db.close()
+
+    assert asyncio.run(flagged()) == {"+8613800138101": True, "+8613800138102": False, "+8613800138103": True}

@@ -19,6 +19,12 @@ def build_channels(settings: Settings, *, secrets: Secrets | None = None, clock:
     from alerts.channels.notice import build_notice_channels
 
     channels.update(build_notice_channels(settings, secrets))
+    # Read-out calls, when a voice provider is configured (channels.yaml voice, ALERTS_VOICE_PROVIDER).
+    from alerts.channels.voice.build import build_voice
+
+    voice = build_voice(settings, secrets)
+    if voice is not None:
+        channels["voice"] = voice
     return channels
 
 

@@ -185,10 +185,12 @@ async def _rules(conn: AsyncConnection, draft: Any, msgs: list[Any], now: dateti
 async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: datetime,
                   test_phones: list[str], campaigns: CampaignsSection | None = None,
                   warning_budget: int = 0, residents_window: tuple[int, int] | None = None,
-                  organisations: bool = True) -> FanoutResult:
+                  organisations: bool = True, voice_min_level: str | None = None) -> FanoutResult:
     """Write the draft's deliveries. `warning_budget`: warning SMS per resident per hour (0: none).
     `residents_window` (first, last resident id) writes one slice of a large fan-out (alerts/outbox/
-    slices.py writes the rest after the approval commits); `organisations=False` for the later slices."""
+    slices.py writes the rest after the approval commits); `organisations=False` for the later slices.
+    `voice_min_level`: residents flagged for calls are called for warnings from this level (None: no
+    voice channel); calls are few, so they are written whole with the first slice."""
     campaigns = campaigns or CampaignsSection()
     prio = priority(draft.level, draft.kind)
     expires = draft.expires_at
@@ -198,10 +200,19 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
     im_audiences = {m.audience for m in msgs if m.channel == "im"}
     # The more specific audience first, so an elderly resident gets the elderly text, once.
     done: list[int] = []
+    called: list[int] = []
     drilled: set[str] = set()
     for m in sorted(msgs, key=lambda m: (0 if m.audience == "elderly" else 1, m.id)):
         if m.channel == "voice":
-            continue  # read-out text for broadcasters; nothing is sent automatically
+            # The spoken version: a call to residents flagged for voice, at warning levels from
+            # voice_min_level (its broadcast package is made apart, alerts/broadcast/).
+            count = 0
+            if calls_for(draft, m, voice_min_level, rules) and organisations:
+                count = await _to_residents(conn, m, prio, now, expires, rules, same_draft=called,
+                                            english_exists=False, channel="voice")
+                called.append(m.id)
+            by_message[m.id] = count
+            continue
         if draft.exercise:
             # The drill team gets each audience's SMS once (not also its English version).
             first = m.channel == "sms" and m.audience not in drilled
@@ -227,6 +238,14 @@ async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: da
     if residents_window is None and nobody_reached(draft, sum(by_message.values())):
         await report_nobody(conn, draft, msgs, now)
     return FanoutResult(deliveries=sum(by_message.values()), by_message=by_message, deferred_until=deferred)
+
+
+def calls_for(draft: Any, m: Any, voice_min_level: str | None, rules: Rules) -> bool:
+    """A spoken text is a call for a warning at or above the voice level (never a drill, a campaign or
+    an all-clear: those are not worth waking someone)."""
+    return (voice_min_level is not None and not draft.exercise and draft.kind in WARNING_KINDS
+            and not rules.ending and m.audience in ("residents", "elderly")
+            and level_rank(draft.level) >= level_rank(voice_min_level))
 
 
 def nobody_reached(draft: Any, deliveries_written: int) -> bool:
@@ -261,12 +280,14 @@ def _reached_by(ids: list[int], key: Any) -> Any:
 
 async def _to_residents(conn: AsyncConnection, m: Any, prio: int, now: datetime, expires: datetime | None,
                         rules: Rules, *, same_draft: list[int], english_exists: bool,
-                        window: tuple[int, int] | None = None) -> int:
-    if m.channel != "sms":
+                        window: tuple[int, int] | None = None, channel: str = "sms") -> int:
+    if m.channel != channel:
         return 0
     key = literal("r:") + cast(residents.c.id, String)
     reach = _reach(m)
     conditions = [residents.c.status == "active"]
+    if channel == "voice":
+        conditions.append(residents.c.voice.is_(True))
     if not (reach == "chain" and rules.ending):
         conditions.append(residents.c.area.in_(list(m.areas or [])))
     if window is not None:
@@ -298,7 +319,7 @@ async def _to_residents(conn: AsyncConnection, m: Any, prio: int, now: datetime,
         due = case((_warnings_last_hour(key, now, rules.recent_warning_ids or []) >= rules.budget,
                     literal(rules.budget_until, deliveries.c.next_attempt_at.type)), else_=due)
     source = select(
-        literal(m.id, Integer), key, literal("sms"), residents.c.phone,
+        literal(m.id, Integer), key, literal(channel), residents.c.phone,
         literal(prio, Integer), literal("queued"), literal(0, Integer), literal(False), due,
         literal(expires, deliveries.c.expires_at.type), literal(now, deliveries.c.created_at.type),
         literal(now, deliveries.c.updated_at.type), literal(""),
@@ -367,11 +388,15 @@ async def _insert_rows(conn: AsyncConnection, m: Any, targets: list[tuple[str, s
     return int(result.rowcount or 0)
 
 
-async def count_for_draft(conn: AsyncConnection, draft_id: int) -> dict[str, int]:
+async def count_for_draft(conn: AsyncConnection, draft_id: int, *, channel: str | None = None) -> dict[str, int]:
+    """Deliveries of a draft by state (of one delivery channel, when given)."""
+    where = messages.c.draft_id == draft_id
+    if channel is not None:
+        where = and_(where, deliveries.c.channel == channel)
     rows = await conn.execute(
         select(deliveries.c.state, func.count())
         .join(messages, messages.c.id == deliveries.c.message_id)
-        .where(messages.c.draft_id == draft_id)
+        .where(where)
         .group_by(deliveries.c.state)
     )
     return {r[0]: int(r[1]) for r in rows}

@@ -43,10 +43,16 @@ def _sliceable(draft: Any, msgs: list[Any]) -> bool:
 
 
 async def fan_out(conn: AsyncConnection, draft: Any, msgs: list[Any], *, now: datetime, test_phones: list[str],
-                  campaigns: CampaignsSection | None = None, warning_budget: int = 0) -> fanout.FanoutResult:
-    """The approval's fan-out: whole when small, otherwise the first slice and a job for the rest."""
+                  campaigns: CampaignsSection | None = None, warning_budget: int = 0,
+                  voice_min_level: str | None = None) -> fanout.FanoutResult:
+    """The approval's fan-out: whole when small, otherwise the first slice and a job for the rest.
+    Its loudspeaker packages are planned in the same transaction (made later, in the background)."""
+    from alerts.broadcast.packages import plan_packages
+
     await finish_chain(conn, draft.group_key, now=now)
-    whole = dict(now=now, test_phones=test_phones, campaigns=campaigns, warning_budget=warning_budget)
+    await plan_packages(conn, draft, msgs, now=now)
+    whole = dict(now=now, test_phones=test_phones, campaigns=campaigns, warning_budget=warning_budget,
+                 voice_min_level=voice_min_level)
     if not _sliceable(draft, msgs):
         return await fanout.fan_out(conn, draft, msgs, **whole)
     low, high = (await conn.execute(select(func.min(residents.c.id), func.max(residents.c.id)))).one()

@@ -86,6 +86,45 @@ class SmsChannelSection(Section):
     sender_pool: list[str] = Field(default_factory=list)
 
 
+VoiceProviderName = Literal["aliyun", "twilio", "log"]
+
+
+class BroadcastSection(Section):
+    """Village loudspeakers (村村响): a package per township of each approved warning, and where a
+    township has a networked broadcast controller, the package posted to it."""
+
+    # Render audio with the offline TTS engine (espeak-ng) when it is installed; else script only.
+    audio: bool = True
+    espeak: str = "espeak-ng"
+    espeak_voice: str = "cmn"
+    words_per_minute: int = Field(150, ge=80, le=300)
+    # Township code -> the controller's URL (plain http allowed: these sit on the county's own network).
+    controllers: dict[str, str] = Field(default_factory=dict)
+    request_timeout_seconds: float = Field(30.0, gt=0, le=300)
+
+
+class VoiceSection(Section):
+    """Read-out calls (issue 17): who is called, how often, through which provider."""
+
+    # Ordered providers; empty: no voice channel (叫应 escalation then falls through to SMS).
+    # ALERTS_VOICE_PROVIDER (one name) overrides it.
+    providers: list[VoiceProviderName] = Field(default_factory=list)
+    # Residents flagged for calls are called for warnings at or above this level.
+    min_level: Literal["blue", "yellow", "orange", "red"] = "orange"
+    # A call nobody answered is placed again this many times, this far apart (Aliyun allows the same
+    # callee one call a minute and five an hour).
+    retries: int = Field(2, ge=0, le=4)
+    retry_minutes: float = Field(3.0, ge=1, le=60)
+    # Aliyun's plain voice notifications cannot always collect a key: count an answered call as the
+    # acknowledgement (True), or only a pressed 1 (False).
+    answered_acknowledges: bool = False
+    concurrency: int = Field(8, ge=1, le=256)
+    request_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    # Twilio places an account's outbound calls at 1 a second unless the account's limit was raised.
+    twilio_calls_per_second: float = Field(1.0, gt=0, le=100)
+    broadcast: BroadcastSection = BroadcastSection()
+
+
 class OutboxSection(Section):
     # Deliveries marked in flight at once are at most sms.concurrency (the requests really in flight);
     # one claim takes at most this many.
@@ -130,6 +169,7 @@ class CampaignsSection(Section):
 
 class ChannelsConfig(Section):
     sms: SmsChannelSection = SmsChannelSection()
+    voice: VoiceSection = VoiceSection()
     outbox: OutboxSection = OutboxSection()
     retry: RetrySection = RetrySection()
     pause: PauseSection = PauseSection()

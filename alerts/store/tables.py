@@ -728,3 +728,32 @@ fanout_jobs = Table(
     ts("updated_at", nullable=False),
     Index("ix_fanout_jobs_group_key", "group_key"),
 )
+
+# --- voice: read-out calls and village loudspeakers (issue 17) --------------------------------------
+
+# Residents who are also called (read-out call) for warnings at voice.min_level and above: the elderly
+# who do not read SMS, people who asked for calls, village and township responsible persons.
+residents.append_column(Column("voice", Boolean, nullable=False, default=False, server_default="0"))
+
+# One broadcast package per (approved draft, township): the loudspeaker script (printable) and, when an
+# offline TTS engine is installed, its audio; made in the background, never on the request path.
+broadcast_packages = Table(
+    "broadcast_packages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False),
+    Column("message_id", ForeignKey("messages.id"), nullable=False),  # the spoken version it reads
+    Column("area", String(12), nullable=False),
+    Column("script", Text, nullable=False),
+    # pending → ready (script, and audio where an engine is installed) | failed
+    Column("state", String(20), nullable=False, default="pending"),
+    Column("audio_path", String(500), nullable=True),  # relative to the service's data directory
+    Column("audio_note", Text, nullable=False, default=""),  # why there is no audio, when there is none
+    # The township's broadcast controller: posted (HTTP status) or its error; empty without a controller.
+    Column("posted", String(20), nullable=False, default=""),
+    Column("post_error", Text, nullable=False, default=""),
+    ts("created_at", nullable=False),
+    ts("updated_at", nullable=False),
+    UniqueConstraint("draft_id", "area", name="uq_broadcast_packages_draft_area"),
+    Index("ix_broadcast_packages_state", "state"),
+)

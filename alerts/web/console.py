@@ -43,7 +43,7 @@ KIND_ZH = {"warning": "预警科普", "update": "预警更新", "all_clear": "�
 AUDIENCE_ZH = {"residents": "居民", "schools": "学校", "enterprises": "企业", "villages": "村（社区）干部",
                "communities": "社区", "elderly": "老年人", "families": "家庭", "volunteers": "科技志愿服务队",
                "media": "媒体"}
-CHANNEL_ZH = {"sms": "短信", "notice": "通知", "im": "工作群", "voice": "广播稿", "email": "邮件"}
+CHANNEL_ZH = {"sms": "短信", "notice": "通知", "im": "工作群", "voice": "语音（电话、广播）", "email": "邮件"}
 ROLE_ZH = {"approver": "审批人", "editor": "编辑", "expert": "专家", "campaigner": "活动发起人", "source": "数据源",
            "observer": "观察员", "admin": "管理员", "department": "成员单位", "publicity": "宣传部",
            "coordinator": "事件协调"}

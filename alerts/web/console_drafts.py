@@ -56,6 +56,11 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
                                       .where(raw_inputs.c.alert_id == alert.id).order_by(raw_inputs.c.id)
                                       .limit(1))).first()
         counts = await count_for_draft(conn, draft_id)
+        voice_counts = await count_for_draft(conn, draft_id, channel="voice")
+        from alerts.broadcast.packages import for_draft as broadcast_for_draft
+
+        broadcast = [dict(b._mapping, area_name=(svc.areas.names([b.area]) or [b.area])[0])
+                     for b in await broadcast_for_draft(conn, draft_id)]
         estimate = await recipients_estimate(conn, svc, d, record.messages)
         reach = await reach_for_draft(conn, draft_id)
         history = list(reversed(await audit.recent(conn, limit=200, target=f"draft:{draft_id}")))
@@ -84,7 +89,7 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
         may_approve_now=d.state == "pending" and can["approve"] and sess.user.name not in excluded
         and not verdict.needs_expert,
         test_phones=len(svc.settings.workflow.test_audience.phones), follow_up=d.state in FOLLOW_UP_FROM,
-        stage_zh=STAGE_ZH, level_reason=alert_store.row_to_alert(alert).level_reason if alert is not None else "",
+        stage_zh=STAGE_ZH, voice_counts=voice_counts, broadcast=broadcast, level_reason=alert_store.row_to_alert(alert).level_reason if alert is not None else "",
     )
 
 

@@ -59,6 +59,8 @@ class Actions:
         self.campaigns = campaigns or CampaignsSection()
         # Warning SMS per resident per hour before lower levels wait (chains.yaml combine).
         self.warning_budget = warning_budget
+        # Residents flagged for calls are called from this level; None while there is no voice channel.
+        self.voice_min_level: str | None = None
 
     async def _load(self, conn: Any, draft_id: int) -> draft_store.DraftRecord:
         # Lock the draft row (PostgreSQL) so two approvers deciding at once are counted in turn.
@@ -76,7 +78,8 @@ class Actions:
         fresh = await self._load(conn, draft_id)
         # Large fan-outs commit their first slice here and the rest right after (alerts/outbox/slices.py).
         result = await slices.fan_out(conn, fresh.row, fresh.messages, now=now, test_phones=self.test_phones,
-                                      campaigns=self.campaigns, warning_budget=self.warning_budget)
+                                      campaigns=self.campaigns, warning_budget=self.warning_budget,
+                                      voice_min_level=self.voice_min_level)
         await draft_store.transition(conn, draft_id, "approved", "dispatching", at=now)
         await audit.append(conn, at=now, actor=actor, action=action, target=f"draft:{draft_id}", origin=origin,
                            before={"state": "pending"},

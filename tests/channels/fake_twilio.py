@@ -6,6 +6,8 @@ Retry-After header), and `error_rates` makes a random share of requests fail (se
 GET of the same path lists messages as Twilio does: newest first, filtered by To, From and DateSent
 (`DateSent>`/`DateSent<` from the library: on or after / before; date-only values mean midnight UTC);
 a message counts as sent `send_after` seconds after it was accepted (until then it has no date_sent).
+POST .../Calls.json (Twilio Voice) answers 201 with a Call JSON body and records the call's To, From,
+TwiML and StatusCallback (`calls`); a number in `call_plan` answers with its errors first.
 Run alone (for benchmarks in another process): python -m tests.channels.fake_twilio --port N
 """
 
@@ -50,6 +52,15 @@ class Received:
 
 
 @dataclass
+class Call:
+    to: str
+    caller: str
+    twiml: str
+    status_callback: str
+    sid: str
+
+
+@dataclass
 class FakeTwilio:
     """Behaviour and records of the fake; `plan[to]` lists (status, code[, Retry-After]) answers to give first."""
 
@@ -69,6 +80,8 @@ class FakeTwilio:
     list_requests: int = 0
     by_to: Counter[str] = field(default_factory=Counter)
     first_request_at: float | None = None
+    calls: list[Call] = field(default_factory=list)
+    call_plan: dict[str, list[Plan]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _rng: random.Random | None = None
 
@@ -76,7 +89,30 @@ class FakeTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list)
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Calls.json", self.create_call)
         return app
+
+    async def create_call(self, request: web.Request) -> web.Response:
+        """Twilio Voice: a call needs To, From and one of Twiml / Url, as the API requires."""
+        if not self._authorised(request):
+            return self._error(401, 20003, "Authenticate")
+        form = await request.post()
+        to, caller = str(form.get("To", "")), str(form.get("From", ""))
+        planned = self.call_plan.get(to)
+        if planned:
+            status, code, *after = planned.pop(0)
+            if status != 201:
+                return self._error(status, code, ERRORS.get(status, (code, "Bad Request"))[1], *after)
+        if not to or not caller or not (form.get("Twiml") or form.get("Url")):
+            return self._error(400, 21205 if not (form.get("Twiml") or form.get("Url")) else 21201,
+                               "Url or Twiml parameter is required" if to and caller else "To and From are required")
+        sid = f"CA{next(self._ids):032x}"
+        self.calls.append(Call(to, caller, str(form.get("Twiml", "")), str(form.get("StatusCallback", "")), sid))
+        stamp = format_datetime(self.now(), usegmt=False)
+        return web.json_response({
+            "sid": sid, "account_sid": ACCOUNT_SID, "to": to, "from": caller, "status": "queued",
+            "direction": "outbound-api", "api_version": "2010-04-01", "date_created": stamp, "date_updated": stamp,
+            "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json", "subresource_uris": {}}, status=201)
 
     def _authorised(self, request: web.Request) -> bool:
         auth = request.headers.get("Authorization", "")

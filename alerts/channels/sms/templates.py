@@ -258,9 +258,10 @@ def slotted(marked: str, names: list[str], provider: str, variables: list[str] |
 
 
 def params_for(template: Template, context: Mapping[str, Any]) -> dict[str, str] | None:
-    """The variable values of an SMS as drafted, recorded with the message (None for other channels
-    and for templates no provider can register)."""
-    if template.channel != "sms":
+    """The variable values of an SMS or a spoken text as drafted, recorded with the message (None for
+    other channels and for templates no provider can register): Aliyun voice reads registered TTS
+    templates with variables, as its SMS does."""
+    if template.channel not in ("sms", "voice"):
         return None
     names = template_variables(template)
     if names is None:

@@ -1,0 +1,1 @@
+"""Read-out calls behind the one "voice" channel: Alibaba Cloud voice notification, Twilio Voice, log."""
