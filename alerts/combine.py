@@ -49,10 +49,12 @@ async def offer(conn: AsyncConnection, draft_id: int, *, drafter: Any, window_se
     for row in rows:
         if not _combinable(row) and not str(row.group_key).startswith(COMBINED_PREFIX):
             continue
+        hazards = {c.row.hazard for c in components.values()}
+        if not str(row.group_key).startswith(COMBINED_PREFIX) and row.hazard in hazards:
+            continue  # a second chain of a hazard already here is never taken: skip reading its messages
         record = await draft_store.get(conn, row.id)
         if record is None:
             continue
-        hazards = {c.row.hazard for c in components.values()}
         if str(row.group_key).startswith(COMBINED_PREFIX):
             parts = await _components_of(conn, record)
             if _overlap(parts, components) and not hazards & {p.row.hazard for p in parts}:

@@ -195,6 +195,9 @@ class Drafter:
                                            drafter=self, reason=f"superseded by {cause}: {alert.identifier}")
                     out.superseded.append(d.id)
                 continue
+            if not (d.group_key == group_key and stage != "new") and not (
+                    d.hazard is not None and d.hazard == alert.hazard and level_rank(level) > level_rank(d.level)):
+                continue  # `outdated` is None whatever its areas: not worth reading them (one query each)
             cause = outdated(d, await _draft_areas(conn, d.id))
             if cause is not None:
                 if await draft_store.transition(conn, d.id, "pending", "superseded", at=now, by="system",
