@@ -17,9 +17,9 @@ import os
 import resource
 import subprocess
 import sys
-import uuid
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
