@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.content.render import RenderError, render
@@ -41,18 +41,24 @@ async def offer(conn: AsyncConnection, draft_id: int, *, drafter: Any, window_se
     if new is None or not _combinable(new.row):
         return None
     since = now - timedelta(seconds=window_seconds)
+    # Another chain of the new draft's own hazard is never taken (below): left out here already, so
+    # a burst of one hazard's warnings does not make each push read all the others.
     rows = list(await conn.execute(select(drafts).where(and_(
         drafts.c.state == "pending", drafts.c.kind == "warning", drafts.c.exercise.is_(False),
-        drafts.c.created_at >= since, drafts.c.id != draft_id))))
+        drafts.c.created_at >= since, drafts.c.id != draft_id,
+        or_(drafts.c.group_key.startswith(COMBINED_PREFIX, autoescape=True), drafts.c.hazard.is_(None),
+            drafts.c.hazard != new.row.hazard))).order_by(drafts.c.id)))
     components: dict[str, draft_store.DraftRecord] = {new.row.group_key: new}
     previous_offers = []
     for row in rows:
         if not _combinable(row) and not str(row.group_key).startswith(COMBINED_PREFIX):
             continue
+        hazards = {c.row.hazard for c in components.values()}
+        if not str(row.group_key).startswith(COMBINED_PREFIX) and row.hazard in hazards:
+            continue  # a second chain of a hazard already here is never taken: skip reading its messages
         record = await draft_store.get(conn, row.id)
         if record is None:
             continue
-        hazards = {c.row.hazard for c in components.values()}
         if str(row.group_key).startswith(COMBINED_PREFIX):
             parts = await _components_of(conn, record)
             if _overlap(parts, components) and not hazards & {p.row.hazard for p in parts}:

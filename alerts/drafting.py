@@ -23,7 +23,7 @@ from alerts.chain import ENDING, guess_stage, kind_for
 from alerts.channels.sms.templates import params_for
 from alerts.content.library import Library
 from alerts.content.render import RenderError, build_context, render
-from alerts.model import Alert, level_rank
+from alerts.model import LEVEL_ORDER, Alert, level_rank
 from alerts.routing import Plan, Planned
 from alerts.store import drafts as draft_store
 from alerts.store.tables import drafts, message_chains, messages
@@ -183,7 +183,11 @@ class Drafter:
                 return f"a higher level ({level}) for the same hazard and area"
             return None
 
-        for d in await draft_store.by_state(conn, ("pending",)):
+        rank = level_rank(level)
+        candidates = await draft_store.pending_for_supersede(
+            conn, prefix=combine.COMBINED_PREFIX, group_key=group_key if stage != "new" else None,
+            hazard=alert.hazard, lower_levels=[lv.value for lv in LEVEL_ORDER if lv.rank < rank], unlevelled=rank >= 0)
+        for d in candidates:
             if str(d.group_key).startswith(combine.COMBINED_PREFIX):
                 # A combined offer loses only the changed chains; the others are offered again.
                 parts = {p.id: p for p in await combine.components(conn, d.id)}
@@ -195,6 +199,9 @@ class Drafter:
                                            drafter=self, reason=f"superseded by {cause}: {alert.identifier}")
                     out.superseded.append(d.id)
                 continue
+            if not (d.group_key == group_key and stage != "new") and not (
+                    d.hazard is not None and d.hazard == alert.hazard and level_rank(level) > level_rank(d.level)):
+                continue  # `outdated` is None whatever its areas: not worth reading them (one query each)
             cause = outdated(d, await _draft_areas(conn, d.id))
             if cause is not None:
                 if await draft_store.transition(conn, d.id, "pending", "superseded", at=now, by="system",

@@ -48,14 +48,14 @@ class Words:
     def read(self, text: str) -> Reading:
         if not text:
             return Reading()
-        mentioned = frozenset(self._all_levels(text))
+        named = self._all_levels(text)
         change, where = self._change(text)
         level = None
         if change in TARGETED and where is not None:
             level = self._first(self._targets, text[where:])
-        if level is None:
-            level = self._first(self._levels, text)
-        return Reading(level, change, mentioned)
+        if level is None and named:
+            level = named[0]  # the first level the text names: the scan above already found it
+        return Reading(level, change, frozenset(named))
 
     def _change(self, text: str) -> tuple[Change | None, int | None]:
         found: dict[Change, re.Match[str]] = {}

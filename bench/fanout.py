@@ -1,7 +1,10 @@
 """Fan-out benchmark: 450,000 residents in the 15 townships, one red warning to all.
 
 Measures the approval transaction (approve → fan-out → commit of every delivery row) and the
-process's peak RSS. Last line is JSON: {"recipients", "seconds", "peak_rss_mb", ...}.
+process's peak RSS. Last line is JSON: {"recipients", "seconds", "peak_rss_mb", ...}; when
+ALERTS_TEST_POSTGRES_URL is set (and no --database-url is given), the same fan-out runs again in a
+child process on a fresh PostgreSQL database created for the run and dropped after it, adding
+"postgres_seconds" and "postgres_peak_rss_mb".
 Run: .venv/bin/python bench/fanout.py [--residents N] [--database-url URL]
 """
 
@@ -10,10 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +86,33 @@ async def main(count: int, url: str | None) -> dict[str, object]:
             "database": db.dialect}
 
 
+async def _admin(server_url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def on_postgres(server_url: str, count: int) -> dict[str, object]:
+    """The same fan-out in a child process (its own peak RSS) on a database made for this run."""
+    name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
+    base = server_url.rsplit("/", 1)[0]
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--residents", str(count), "--database-url",
+                               f"{base}/{name}"], capture_output=True, text=True, timeout=1800, check=False)
+    finally:
+        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}"'))
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"PostgreSQL run failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    print(lines[0])
+    return dict(json.loads(lines[-1]))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=450_000)
@@ -88,4 +121,8 @@ if __name__ == "__main__":
     out = asyncio.run(main(args.residents, args.database_url))
     print(f"fan-out of one red warning to {out['recipients']} residents: {out['seconds']} s, "
           f"peak RSS {out['peak_rss_mb']} MB ({out['database']})")
+    server = os.environ.get("ALERTS_TEST_POSTGRES_URL")
+    if server and args.database_url is None:
+        pg = on_postgres(server, args.residents)
+        out.update(postgres_seconds=pg["seconds"], postgres_peak_rss_mb=pg["peak_rss_mb"])
     print(json.dumps(out))

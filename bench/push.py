@@ -3,7 +3,10 @@
 The API answers 202 only after the write transaction that stores the raw input, the alert, its
 lifecycle events and its drafts has committed, so the request's round trip is the time from push
 to stored (drafting included). Every timed alert is checked in the database afterwards.
-Last line: JSON with push_to_stored_ms_median.
+Then 20 pushers (--concurrency) push at a combined --rate per second, each on its own schedule
+(open loop: a pusher that falls behind sends at once, it does not wait for its slot again), and
+the round trips give concurrent_p50_ms / concurrent_p99_ms and the achieved pushes_per_s.
+Last line: JSON with push_to_stored_ms_median and those figures.
 """
 
 from __future__ import annotations
@@ -49,7 +52,41 @@ def private_config(tmp: Path, database_url: str | None) -> Path:
     return target
 
 
-async def measure(pushes: int = 200, warmup: int = 20, database_url: str | None = None) -> dict[str, float | int | str]:
+def percentile(sorted_ms: list[float], q: float) -> float:
+    return round(sorted_ms[min(len(sorted_ms) - 1, max(0, int(len(sorted_ms) * q) - 1))], 2)
+
+
+async def concurrent_run(http: object, url: str, headers: dict[str, str], first: int, concurrency: int,
+                         rate: float, seconds: float) -> tuple[list[float], float]:
+    """(round trips in ms, wall seconds) of `concurrency` pushers sending `rate` documents a second together."""
+    import aiohttp
+
+    assert isinstance(http, aiohttp.ClientSession)
+    per_pusher = max(1, round(rate * seconds / concurrency))
+    interval = concurrency / rate
+    timings: list[float] = []
+    start = time.perf_counter()
+
+    async def pusher(k: int) -> None:
+        for i in range(per_pusher):
+            due = start + (i + k / concurrency) * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            n = first + k * per_pusher + i
+            sent = time.perf_counter()
+            async with http.post(url, data=document(n), headers=headers) as r:
+                answer = await r.json()
+            if r.status != 202 or answer.get("duplicate"):
+                raise SystemExit(f"push {n} answered {r.status}: {answer}")
+            timings.append((time.perf_counter() - sent) * 1000)
+
+    await asyncio.gather(*(pusher(k) for k in range(concurrency)))
+    return timings, time.perf_counter() - start
+
+
+async def measure(pushes: int = 200, warmup: int = 20, database_url: str | None = None, concurrency: int = 20,
+                  rate: float = 200.0, seconds: float = 10.0) -> dict[str, float | int | str]:
     import aiohttp
     from aiohttp import web
     from sqlalchemy import func, select
@@ -89,18 +126,33 @@ async def measure(pushes: int = 200, warmup: int = 20, database_url: str | None 
                         raise SystemExit(f"push {n} answered {r.status}: {answer}")
                     if n >= warmup:
                         timings.append(elapsed)
+                together: list[float] = []
+                wall = 0.0
+                if concurrency > 0:
+                    connector = aiohttp.TCPConnector(limit=concurrency)
+                    async with aiohttp.ClientSession(connector=connector) as pushers:
+                        together, wall = await concurrent_run(pushers, url, headers, warmup + pushes, concurrency,
+                                                              rate, seconds)
             async with service.db.read() as conn:
                 stored = (await conn.execute(select(func.count()).select_from(alerts))).scalar_one()
-            if stored != warmup + pushes:
-                raise SystemExit(f"{stored} alerts stored for {warmup + pushes} pushes")
+            if stored != warmup + pushes + len(together):
+                raise SystemExit(f"{stored} alerts stored for {warmup + pushes + len(together)} pushes")
         finally:
             await runner.cleanup()
             await service.close()
     timings.sort()
+    together.sort()
+    concurrent: dict[str, float | int] = {}
+    if together:
+        concurrent = {"concurrency": concurrency, "target_pushes_per_s": rate,
+                      "pushes_per_s": round(len(together) / wall, 1),
+                      "concurrent_p50_ms": percentile(together, 0.50),
+                      "concurrent_p99_ms": percentile(together, 0.99), "concurrent_pushes": len(together)}
     return {
         "push_to_stored_ms_median": round(statistics.median(timings), 2),
-        "push_to_stored_ms_p95": round(timings[int(len(timings) * 0.95) - 1], 2),
+        "push_to_stored_ms_p95": percentile(timings, 0.95),
         "pushes": pushes,
+        **concurrent,
         "database": "postgresql" if database_url and database_url.startswith("postgresql") else "sqlite",
     }
 
@@ -109,10 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=200, help="timed pushes (default 200, after 20 warm-up)")
     parser.add_argument("--database-url", default=None, help="postgresql://... (default: a fresh SQLite file)")
+    parser.add_argument("--concurrency", type=int, default=20, help="concurrent pushers (default 20; 0: none)")
+    parser.add_argument("--rate", type=float, default=200.0, help="pushes per second, all pushers together")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the concurrent run (default 10)")
     args = parser.parse_args(argv)
-    result = asyncio.run(measure(max(args.pushes, 1), database_url=args.database_url))
+    result = asyncio.run(measure(max(args.pushes, 1), database_url=args.database_url, concurrency=args.concurrency,
+                                 rate=args.rate, seconds=args.seconds))
     print(f"push to stored: median {result['push_to_stored_ms_median']} ms, "
           f"p95 {result['push_to_stored_ms_p95']} ms over {result['pushes']} pushes ({result['database']})")
+    if "pushes_per_s" in result:
+        print(f"{result['concurrency']} concurrent pushers at {result['target_pushes_per_s']:g}/s: achieved "
+              f"{result['pushes_per_s']}/s, p50 {result['concurrent_p50_ms']} ms, p99 {result['concurrent_p99_ms']} ms "
+              f"over {result['concurrent_pushes']} pushes")
     print(json.dumps(result))
     return 0
 

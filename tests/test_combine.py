@@ -123,3 +123,20 @@ async def test_rejecting_the_combined_offer_gives_each_warning_back_to_the_appro
 async def _group(world: World, draft_id: int) -> str:
     async with world.service.db.read() as conn:
         return str((await conn.execute(select(drafts.c.group_key).where(drafts.c.id == draft_id))).scalar())
+async def test_two_chains_of_one_hazard_are_not_combined_and_a_third_hazard_joins_the_first(world: World) -> None:
+    # combine.offer skips a second chain of a hazard it already holds before reading its messages;
+    # what is offered must be exactly what it was when every pending draft was read.
+    first = await push(world, doc("RAIN1", level="orange", towns=("米山镇", "三甲镇")))
+    world.clock.advance(minutes=1)
+    second = await push(world, doc("RAINB", level="orange", towns=("三甲镇",), sent="2026-07-12 05:31:00+08:00"))
+    assert second.drafts.created and not second.drafts.superseded
+    world.clock.advance(minutes=1)
+    geo = await push(world, doc("GEO1", hazard="geological_hazard", level="yellow", towns=("三甲镇",),
+                                sent="2026-07-12 05:32:00+08:00"))
+    [combined] = geo.drafts.created
+    async with world.service.db.read() as conn:
+        record = await draft_store.get(conn, combined)
+    assert record is not None and record.row.group_key.startswith("combined:")
+    # One rainstorm chain joined the geological warning; the other rainstorm chain stays alone.
+    states = sorted([await state(world, first.drafts.created[0]), await state(world, second.drafts.created[0])])
+    assert states == ["pending", "superseded"]

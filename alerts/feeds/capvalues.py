@@ -9,6 +9,8 @@ from datetime import datetime, tzinfo
 from alerts.feeds.safexml import Rejected
 
 _COMMA_SPACE = re.compile(r"\s*,\s*")
+# A token with a second comma ("1,2,3"); searched from each comma, so it costs little.
+_TWO_COMMAS = re.compile(r",[^\s,]*,")
 # One reference: sender,identifier,sent; the national profile's sent may hold a space.
 _REFERENCE = re.compile(r"([^\s,]*),([^\s,]+),(\d{4}-\d\d-\d\d[T ]\d\d:\d\d[^\s,]*)|(\S+)")
 _TIME_EXAMPLE = "a date and time like 2026-07-12T05:30:00+08:00"
@@ -55,9 +57,39 @@ def parse_point(text: str, element: str) -> tuple[float, float]:
 
 def parse_polygon(text: str) -> list[tuple[float, float]]:
     """Space-separated "lat,lon" points; empty text is no polygon (NWS writes <polygon/>)."""
+    points = _plain_polygon(text)
+    if points is not None:
+        return points
+    # Anything unusual goes point by point: "lat, lon" is tolerated there, and a fault is named
+    # with the point that has it.
     if "," in text:
-        text = _COMMA_SPACE.sub(",", text)  # tolerate "lat, lon"
+        text = _COMMA_SPACE.sub(",", text)
     return [parse_point(pair, "polygon") for pair in text.split()]
+
+
+def _plain_polygon(text: str) -> list[tuple[float, float]] | None:
+    """The points of a plainly well-formed polygon, converted in bulk; None for anything else.
+
+    NWS polygons run to thousands of points, and one Python call per point was most of the cost of
+    reading them. Here the work is a few passes in C over the whole text: every token must hold
+    exactly one comma (as many commas as tokens, and no token with two), every number must be
+    finite (no letters n/N, so no nan or inf) and inside the latitude/longitude ranges.
+    """
+    pairs = text.split()
+    if text.count(",") != len(pairs) or _TWO_COMMAS.search(text) or "n" in text or "N" in text:
+        return None
+    try:
+        numbers = list(map(float, text.replace(",", " ").split()))
+    except ValueError:
+        return None
+    if len(numbers) != 2 * len(pairs):  # an empty side, e.g. "45.1," next to ",-90.2"
+        return None
+    if not numbers:
+        return []
+    lats, lons = numbers[0::2], numbers[1::2]
+    if min(lats) < -90.0 or max(lats) > 90.0 or min(lons) < -180.0 or max(lons) > 180.0:
+        return None
+    return list(zip(lats, lons, strict=True))
 
 
 def parse_circle(text: str) -> dict[str, float] | None:

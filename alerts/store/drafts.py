@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.store.tables import approvals, drafts, messages
@@ -115,6 +115,24 @@ async def in_group(conn: AsyncConnection, group_key: str, states: tuple[str, ...
 
 async def by_state(conn: AsyncConnection, states: tuple[str, ...]) -> list[Any]:
     return list(await conn.execute(select(drafts).where(drafts.c.state.in_(states)).order_by(drafts.c.id)))
+
+
+async def pending_for_supersede(conn: AsyncConnection, *, prefix: str, group_key: str | None, hazard: str | None,
+                                lower_levels: list[str], unlevelled: bool) -> list[Any]:
+    """Pending drafts a new message could supersede, by id: offers whose key starts with `prefix`
+    (combined), the chain's own (`group_key`), and those of `hazard` at one of `lower_levels` (or with
+    no level, when `unlevelled`). A superset of what the caller acts on; it checks each itself.
+    Without it every push read every pending draft, however unrelated."""
+    reasons: list[Any] = [drafts.c.group_key.startswith(prefix, autoescape=True)]
+    if group_key is not None:
+        reasons.append(drafts.c.group_key == group_key)
+    levels: list[Any] = [drafts.c.level.in_(lower_levels)] if lower_levels else []
+    if unlevelled:
+        levels.append(drafts.c.level.is_(None))
+    if hazard is not None and levels:
+        reasons.append(and_(drafts.c.hazard == hazard, or_(*levels)))
+    q = select(drafts).where(and_(drafts.c.state == "pending", or_(*reasons))).order_by(drafts.c.id)
+    return list(await conn.execute(q))
 
 
 async def transition(conn: AsyncConnection, draft_id: int, current: str, wanted: str, *, at: datetime,
