@@ -6,8 +6,10 @@ numbers correct across replicas and restarts (any replica can be scraped).
 
 Latencies come from stored timestamps over a sliding window (the last `WINDOW`, newest
 `MAX_ROWS` rows per stage) and are exposed as quantile gauges with a count and sum, Summary
-style: `alerts_stage_latency_seconds{stage, quantile}`. A cumulative histogram is not used because
-rows leave the window (and retention prunes them), which would make its counters go down.
+style: `alerts_stage_latency_seconds{stage, quantile}`, and as gauge histograms over the same window
+(`alerts_stage_latency_window_seconds_bucket{stage, le}`, `_gcount`, `_gsum`) for histogram_quantile()
+across replicas. A cumulative histogram is not used because rows leave the window (and retention
+prunes them), which would make its counters go down.
 
     received_to_draft           alerts.received_at → drafts.created_at
     draft_to_approved           drafts.created_at (pending) → drafts.decided_at, approved drafts
@@ -27,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -167,15 +169,40 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 
 def _summary(name: str, doc: str, label: str, series: dict[str, list[float]]) -> Iterator[Metric]:
-    g = GaugeMetricFamily(name, doc, labels=[label, "quantile"])
-    count = GaugeMetricFamily(f"{name}_count", f"{doc} (number of observations in the window)", labels=[label])
-    total = GaugeMetricFamily(f"{name}_sum", f"{doc} (sum of observations in the window)", labels=[label])
+    """A summary over the window: quantiles, count and sum as one family of type summary (promtool
+    checks that quantile, _count and _sum belong to a summary)."""
+    m = Metric(name, doc, "summary")
     for key, values in sorted(series.items()):
         for q in QUANTILES:
-            g.add_metric([key, _fmt(q)], quantile(values, q))
-        count.add_metric([key], len(values))
-        total.add_metric([key], sum(values))
-    yield from (g, count, total)
+            m.add_sample(name, {label: key, "quantile": _fmt(q)}, quantile(values, q))
+        m.add_sample(f"{name}_count", {label: key}, float(len(values)))
+        m.add_sample(f"{name}_sum", {label: key}, float(sum(values)))
+    yield m
+
+
+# Bucket bounds in seconds: from a provider's answer (tens of ms) to an approval at night (an hour).
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+
+
+def _histogram(name: str, doc: str, label: str, series: dict[str, list[float]]) -> Metric:
+    """The same window as buckets: a gauge histogram (its counts may fall as rows leave the window,
+    which a cumulative histogram's counters must never do), so dashboards can aggregate across
+    replicas and compute any quantile with histogram_quantile()."""
+    h = GaugeHistogramMetricFamily(name, f"{doc} (buckets)", labels=[label])
+    for key, values in sorted(series.items()):
+        ordered = sorted(values)
+        buckets, i = [], 0
+        for bound in BUCKETS:
+            while i < len(ordered) and ordered[i] <= bound:
+                i += 1
+            buckets.append((_bound(bound), float(i)))
+        buckets.append(("+Inf", float(len(ordered))))
+        h.add_metric([key], buckets, gsum_value=float(sum(ordered)))
+    return h
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) + ".0" if value == int(value) else str(value)
 
 
 def _fmt(q: float) -> str:
@@ -224,6 +251,10 @@ class DatabaseCollector(Collector):
         yield from _summary("alerts_provider_latency_seconds",
                             f"Seconds a provider took to answer a send, last {_hours()} h", "channel",
                             s.provider_latency)
+        yield _histogram("alerts_stage_latency_window_seconds",
+                         f"Seconds between pipeline stages, last {_hours()} h", "stage", s.stages)
+        yield _histogram("alerts_provider_latency_window_seconds",
+                         f"Seconds a provider took to answer a send, last {_hours()} h", "channel", s.provider_latency)
         for name, value, doc in (
             ("alerts_outbox_depth", s.outbox_depth, "Deliveries queued or in flight"),
             ("alerts_outbox_due", s.outbox_due, "Queued deliveries whose send time has come"),

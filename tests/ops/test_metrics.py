@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +109,30 @@ async def test_metrics_expose_stage_latencies_outbox_and_feeds_after_an_end_to_e
     assert value(found, "alerts_feed_stale", feed="demo") == 0
     assert value(found, "alerts_feed_documents", source="demo", outcome="stored") == 1
     assert "+86" not in text and "1390000" not in text, "no phone numbers in metrics"
+    # Every latency also as buckets: cumulative, ending at +Inf with the window's count.
+    hist = "alerts_stage_latency_window_seconds"
+    assert value(found, f"{hist}_bucket", stage="draft_to_approved", le="60.0") == 0
+    assert value(found, f"{hist}_bucket", stage="draft_to_approved", le="120.0") == 1
+    assert value(found, f"{hist}_bucket", stage="approved_to_first_request", le="+Inf") == 1
+    assert value(found, f"{hist}_gsum", stage="draft_to_approved") == 120
+    assert value(found, "alerts_provider_latency_window_seconds_bucket", channel="sms", le="+Inf") == 12
+    types = {f.name: f.type for f in text_string_to_metric_families(text)}
+    for name in ("alerts_stage_latency_window_seconds", "alerts_provider_latency_window_seconds"):
+        assert types[name] == "histogram", types.get(name)
+    for family in text_string_to_metric_families(text):
+        if family.type != "histogram":
+            continue
+        by_series: dict = {}
+        for s in family.samples:
+            if s.name.endswith("_bucket"):
+                key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+                by_series.setdefault(key, []).append(s.value)
+        for counts in by_series.values():
+            assert counts == sorted(counts), f"{family.name}: buckets must be cumulative"
+    promtool = shutil.which("promtool")
+    if promtool:  # Debian's prometheus package; .ci/run installs it where it can
+        checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def test_metrics_on_an_empty_database_report_zero_depth_and_empty_summaries(
@@ -169,3 +195,8 @@ def test_the_example_prometheus_rules_use_only_exported_metrics_and_point_at_run
         for name in re.findall(r"\balerts_[a-z_]+", rule["expr"]):
             assert name in exported, f"{rule['alert']}: {name} is not exported by /metrics"
         assert (ROOT / rule["annotations"]["runbook"]).is_file(), rule["alert"]
+    promtool = shutil.which("promtool")
+    if promtool:
+        checked = subprocess.run([promtool, "check", "rules", str(ROOT / "runbooks" / "prometheus-rules.yml")],
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
