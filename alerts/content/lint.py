@@ -48,7 +48,7 @@ ISSUER_VARIABLE = re.compile(r"\{\{\s*issuer\s*\}\}")
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # load, review, location, level, syntax, render, sms (length, rules, sourcing), coverage, sample
+    code: str  # load, review, location, level, syntax, science, render, sms (length, rules, sourcing), coverage, sample
     template_id: str
     path: str
     message: str
@@ -102,6 +102,42 @@ def _sms_problems(template: Template, context: dict[str, Any], body: str, rules:
     return problems
 
 
+# --- the science in the texts (issue 18): advice that could hurt, caught before review -----------
+
+# Hazards that come in the heating season (about October to March, DOMAIN.md §6). Many rural homes in
+# Gaoping heat with coal: a text that tells them to shut windows or stay in must also keep the stove
+# vented, or it can cause carbon-monoxide poisoning.
+HEATING_SEASON_HAZARDS = ("cold_wave", "blizzard", "gale", "sandstorm", "haze", "fog", "road_icing", "frost",
+                          "co_poisoning")
+SEALING = re.compile(r"关[好紧闭]?门窗|关窗|门窗紧闭|留在室内|待在室内|不外出|不出门")
+STOVE_CARE = re.compile(r"一氧化碳|煤气|炉|燃煤|烧煤")
+# Only the education bureau decides school arrangements; our texts point to its notice.
+CLOSURE_WORDS = ("停课", "停学", "放假", "复课", "停业")
+EDUCATION_NOTICE = "教育部门"
+SENTENCE = re.compile(r"[^。；！？\n]+")
+# Smoke pots in orchards start fires unless watched and kept away from woods and straw.
+SMOKE_POT = "熏烟"
+FIRE_CAUTION = re.compile(r"看守|远离山林|远离.{0,4}柴草|防火|防止引发火灾")
+
+
+def science_problems(template: Template) -> list[str]:
+    """Advice that could hurt: sealing a coal-heated home, announcing closures, unwatched smoke pots."""
+    text = template.text
+    problems: list[str] = []
+    sealing = SEALING.search(text) if template.hazard in HEATING_SEASON_HAZARDS else None
+    if sealing and template.language == "zh-CN" and not STOVE_CARE.search(text):
+        problems.append(f"says {sealing.group(0)!r} in the heating season without keeping the coal stove vented: "
+                        "add e.g. 燃煤取暖要留缝通风 (carbon-monoxide poisoning)")
+    for sentence in SENTENCE.findall(text):
+        for word in CLOSURE_WORDS:
+            if word in sentence and (word == "停业" or EDUCATION_NOTICE not in sentence):
+                problems.append(f"announces a closure ({word!r} in {sentence.strip()!r}): only the education bureau "
+                                "decides; write e.g. 学校安排请关注教育部门通知")
+    if SMOKE_POT in text and not FIRE_CAUTION.search(text):
+        problems.append("recommends smoke pots (熏烟) without fire caution: add 远离山林柴草、专人看守")
+    return problems
+
+
 def _lint_template(
     template: Template, hazard: Hazard, rules: SmsRules, area: str, issuer: str
 ) -> Iterator[tuple[str, str]]:
@@ -117,6 +153,8 @@ def _lint_template(
     except RenderError as exc:
         yield "syntax", str(exc)
         return
+    for message in science_problems(template):
+        yield "science", message
     for context in worst_contexts(template, hazard, area, issuer):
         try:
             render_title(template, context)
