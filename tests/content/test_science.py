@@ -118,3 +118,18 @@ def test_heat_cites_the_heat_prevention_measures_and_red_stops_all_outdoor_work(
     assert "40℃以上停止当日露天作业" in rendered(library, "heat", "red")
     assert "Stop all outdoor work" in rendered(library, "heat", "red", language="en")
     assert "hottest 3 hours" in rendered(library, "heat", "orange", language="en")
+
+
+def test_thunderstorm_gale_has_texts_of_its_own_without_the_gales_fire_advice(library: Library) -> None:
+    for level in ("blue", "yellow", "orange", "red"):
+        template = library.find("thunderstorm_gale", level, "residents", "sms", "warning")[0]
+        assert template.hazard == "thunderstorm_gale" and "防火" not in template.text and "用火" not in template.text
+        assert library.find("thunderstorm_gale", level, "enterprises", "notice", "warning")
+
+
+def test_shipped_issuers_name_the_right_agency_for_earthquakes_and_floods() -> None:
+    import yaml
+
+    service = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "service.yaml").read_text("utf-8"))
+    assert service["issuers"]["earthquake"] == "中国地震台网"
+    assert service["issuers"]["flood"] != service["issuer_default"]
