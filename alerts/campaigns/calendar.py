@@ -122,9 +122,9 @@ def parse(doc: Any, source: str, areas: Areas, library: Library) -> Calendar:
                 problems.append(f"{where}.audiences[{j}]: {aud!r} — expected one of {', '.join(AUDIENCES)}")
         chosen, missing = select_templates(library, c.theme, c.stage, c.audiences, c.channels, c.templates)
         for t in chosen:
-            if t.stage not in ("seasonal", "preparedness"):
-                problems.append(f"{where}.templates: {t.id!r} has stage {t.stage} — campaigns use seasonal or "
-                                "preparedness templates")
+            if t.stage not in ("seasonal", "preparedness", "recovery"):
+                problems.append(f"{where}.templates: {t.id!r} has stage {t.stage} — campaigns use seasonal, "
+                                "preparedness or recovery templates")
             elif t.status != "reviewed":
                 warnings.append(f"{where}: template {t.id} is {t.status}: an expert must review each draft")
         for m in missing:

@@ -133,3 +133,19 @@ def test_shipped_issuers_name_the_right_agency_for_earthquakes_and_floods() -> N
     service = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "service.yaml").read_text("utf-8"))
     assert service["issuers"]["earthquake"] == "中国地震台网"
     assert service["issuers"]["flood"] != service["issuer_default"]
+
+
+def test_after_a_flood_there_is_recovery_advice(library: Library) -> None:
+    texts = " ".join(t.text for t in library.find("flood_season", None, "residents", "sms", "recovery"))
+    for topic in ("回家", "烧开", "发霉", "划伤", "心里"):  # return home, water, mould, injuries, mental health
+        assert topic in texts, topic
+    assert library.find("flood_season", None, "elderly", "sms", "recovery")
+
+
+def test_everyday_hazards_have_texts_that_fit_two_segments(library: Library) -> None:
+    from alerts.content.sms import check
+
+    for theme in ("gas_safety", "drowning", "food_poisoning", "straw_burning", "fireworks", "power_outage",
+                  "mine_water"):
+        [template] = library.find(theme, None, "residents", "sms", "seasonal")
+        assert check(template.text) == [], theme
