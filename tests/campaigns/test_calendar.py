@@ -85,7 +85,7 @@ def _edit(config_dir: Path, change) -> None:  # type: ignore[no-untyped-def]
     (lambda d: d["campaigns"][0]["rule"].update(day=31, month=4), "month 4 has no day 31"),
     (lambda d: d["campaigns"][0].update(colour="red"), "campaigns[0].colour: unknown key"),
     (lambda d: d["campaigns"].append(dict(d["campaigns"][0])), "used twice"),
-    (lambda d: d["campaigns"][0].update(templates=["heat.orange.residents.sms"]), "campaigns use seasonal or preparedness"),
+    (lambda d: d["campaigns"][0].update(templates=["heat.orange.residents.sms"]), "campaigns use seasonal, preparedness or recovery"),
 ])
 def test_a_bad_campaigns_yaml_names_file_key_and_value(config_dir: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
     _edit(config_dir, change)
@@ -103,7 +103,7 @@ def test_shipped_calendar_is_valid_and_every_campaign_has_its_reviewed_texts(con
     for c in cal.campaigns:
         templates, missing = cal.templates_for(c)
         assert templates and not missing, c.id
-        assert all(t.status == "reviewed" and t.stage in ("seasonal", "preparedness") for t in templates)
+        assert all(t.status == "reviewed" and t.stage in ("seasonal", "preparedness", "recovery") for t in templates)
     assert cal.warnings == []
     science_week = next(c for c in cal.campaigns if c.id == "science_week")
     assert "科技活动周" in cal.templates_for(science_week)[0][0].text
