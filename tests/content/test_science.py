@@ -149,3 +149,10 @@ def test_everyday_hazards_have_texts_that_fit_two_segments(library: Library) -> 
                   "mine_water"):
         [template] = library.find(theme, None, "residents", "sms", "seasonal")
         assert check(template.text) == [], theme
+
+
+def test_weather_withdrawals_say_where_to_check_the_official_warning(library: Library) -> None:
+    for hazard in ("rainstorm", "heat", "haze", "thunderstorm_gale"):
+        [template] = library.find(hazard, "orange", "residents", "sms", "withdraw")
+        assert "12121" in template.text, hazard
+    assert "12379" in library.get("meteorology_day.seasonal.residents.sms").text
