@@ -73,7 +73,8 @@ async def test_every_stage_of_a_chain_reaches_the_right_people_in_its_own_words(
     assert narrowed.stage == "narrow" and set(narrowed.sms) == {MISHAN, SANJIA, SHENNONG, MISHAN_EN}
     assert narrowed.sms[MISHAN].startswith("暴雨橙色预警范围缩小，米山镇仍在预警中。"), "those still inside"
     # Those the narrowed area leaves out hear that the warning is lifted for their townships.
-    assert narrowed.sms[SANJIA].startswith("高平市气象台于12日10时解除三甲镇、神农镇暴雨橙色预警信号")
+    assert narrowed.sms[SANJIA].startswith("暴雨橙色预警已解除（三甲镇、神农镇）。")
+    assert narrowed.sms[SANJIA].endswith("高平市气象台于12日10时解除。")
 
     widened = await step(world, doc("W1", msg_type="Update", follows="N1", towns=("米山镇", "北城街道"),
                                     sent="2026-07-12 10:30:00+08:00"))
@@ -86,7 +87,8 @@ async def test_every_stage_of_a_chain_reaches_the_right_people_in_its_own_words(
                       "wang.approver", "zhao.approver")  # an all-clear takes the normal path: two approvers
     # Everyone the chain ever reached, also those the narrowed area left out; never 北诗镇.
     assert ended.stage == "end" and set(ended.sms) == {MISHAN, SANJIA, SHENNONG, BEICHENG, MISHAN_EN}
-    assert ended.sms[SANJIA].startswith("高平市气象台于12日11时30分解除北城街道、米山镇、三甲镇、神农镇暴雨橙色预警信号")
+    assert ended.sms[SANJIA].startswith("暴雨橙色预警已解除（北城街道、米山镇、三甲镇、神农镇）。")
+    assert ended.sms[SANJIA].endswith("高平市气象台于12日11时30分解除。")
     assert BEISHI not in ended.sms
     async with world.service.db.read() as conn:
         stages = [r.stage for r in await conn.execute(select(drafts.c.stage).order_by(drafts.c.id))]

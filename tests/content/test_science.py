@@ -156,3 +156,10 @@ def test_weather_withdrawals_say_where_to_check_the_official_warning(library: Li
         [template] = library.find(hazard, "orange", "residents", "sms", "withdraw")
         assert "12121" in template.text, hazard
     assert "12379" in library.get("meteorology_day.seasonal.residents.sms").text
+
+
+def test_all_clear_texts_lead_with_what_ended(library: Library) -> None:
+    for template in library.templates:
+        if template.stage == "all_clear" and template.channel == "sms":
+            assert not template.text.startswith("{{ issuer }}"), template.id
+            assert "紧急状态" not in template.text and "应急状态" not in template.text, template.id
