@@ -163,3 +163,9 @@ def test_all_clear_texts_lead_with_what_ended(library: Library) -> None:
         if template.stage == "all_clear" and template.channel == "sms":
             assert not template.text.startswith("{{ issuer }}"), template.id
             assert "紧急状态" not in template.text and "应急状态" not in template.text, template.id
+
+
+def test_tornado_texts_send_people_to_an_inner_room_on_the_lowest_floor(library: Library) -> None:
+    for level in ("blue", "orange", "red"):
+        [template, *_] = library.find("tornado", level, "residents", "sms", "warning")
+        assert template.hazard == "tornado" and "底层" in template.text and "车内" in template.text
