@@ -138,6 +138,19 @@ def science_problems(template: Template) -> list[str]:
     return problems
 
 
+# Shipped reviews are examples: names marked like this are placeholders, not a real sign-off.
+PLACEHOLDER_MARK = "示例"
+
+
+def placeholder_reviews(library: Library) -> list[str]:
+    """Templates whose review names a placeholder reviewer or approver: refused in production."""
+    return [f"{t.path}: [review] {t.id}: reviewed by {t.review.reviewed_by!r}, approved by {t.review.approved_by!r} — "
+            "a shipped example, not a real review; have the expert team and the emergency bureau review it "
+            "(alerts templates review ID --by … --approved-by …)"
+            for t in library.templates
+            if t.review is not None and (PLACEHOLDER_MARK in t.review.reviewed_by or PLACEHOLDER_MARK in t.review.approved_by)]
+
+
 def _lint_template(
     template: Template, hazard: Hazard, rules: SmsRules, area: str, issuer: str
 ) -> Iterator[tuple[str, str]]:
