@@ -52,7 +52,7 @@ async def test_every_stage_of_a_chain_reaches_the_right_people_in_its_own_words(
                                    headline="高平市气象台将暴雨橙色预警信号升级为暴雨红色预警信号[Ⅰ级/特别严重]"))
     assert raised.stage == "raise" and set(raised.sms) == {MISHAN, SANJIA, SHENNONG, MISHAN_EN}
     assert raised.sms[SANJIA].startswith("暴雨预警升级为红色（米山镇、三甲镇、神农镇），此前为橙色。")
-    assert "12日6时10分发布，有效至12日17时30分" in raised.sms[SANJIA] and "发布暴雨" not in raised.sms[SANJIA]
+    assert "12日6时10分升级，有效至12日17时30分" in raised.sms[SANJIA] and "发布暴雨" not in raised.sms[SANJIA]
 
     lowered = await step(world, doc("L1", level="orange", msg_type="Update", follows="R1",
                                     sent="2026-07-12 08:00:00+08:00",

@@ -169,3 +169,10 @@ def test_tornado_texts_send_people_to_an_inner_room_on_the_lowest_floor(library:
     for level in ("blue", "orange", "red"):
         [template, *_] = library.find("tornado", level, "residents", "sms", "warning")
         assert template.hazard == "tornado" and "底层" in template.text and "车内" in template.text
+
+
+def test_each_change_closes_with_its_own_word(library: Library) -> None:
+    words = {"raise": "升级，", "lower": "降级，", "narrow": "调整范围，", "extend": "继续发布，"}
+    for template in library.templates:
+        if template.channel == "sms" and template.language == "zh-CN" and template.stage in words:
+            assert words[template.stage] in template.text, template.id
