@@ -96,3 +96,11 @@ def test_a_bad_chains_file_is_named_with_its_key(config_dir: Path) -> None:
     (config_dir / "chains.yaml").write_text("combine: {window_seconds: -1}\nofices: []\n", encoding="utf-8")
     code, out = check(config_dir)
     assert code != 0 and "chains.yaml" in out and "window_seconds" in out and "ofices" in out
+
+
+def test_production_mode_refuses_the_shipped_example_reviews(config_dir: Path) -> None:
+    # The shipped reviews are placeholders marked （示例）: fine for a demo, never for real warnings.
+    result = CliRunner().invoke(cli, ["check", "--production", "--config", str(config_dir)])
+    assert result.exit_code != 0
+    out = result.stdout + result.stderr
+    assert "rainstorm.orange.residents.sms" in out and "not a real review" in out

@@ -51,8 +51,8 @@ async def test_three_overlapping_chains_are_offered_as_one_and_each_resident_get
     got = await approve(world, combined)  # orange, reviewed texts only: the expedited path
     assert set(got.sms) == {MISHAN, MISHAN_EN, SANJIA, SHENNONG, BEICHENG} and BEISHI not in got.sms
     # 米山镇 is under the rainstorm only, 北城街道 under lightning only: their own warning text.
-    assert got.sms[MISHAN].startswith("高平市气象台于12日5时30分发布暴雨橙色预警信号")
-    assert got.sms[BEICHENG].startswith("高平市气象台于12日5时32分发布雷电黄色预警信号")
+    assert got.sms[MISHAN].startswith("暴雨橙色预警（") and "高平市气象台于12日5时30分发布" in got.sms[MISHAN]
+    assert got.sms[BEICHENG].startswith("雷电黄色预警（") and "高平市气象台于12日5时32分发布" in got.sms[BEICHENG]
     # 神农镇 is under all three: one SMS, highest level first, each hazard's one-line advice, issue time.
     shennong = got.sms[SHENNONG]
     assert shennong.startswith("神农镇同时有3项预警：暴雨橙色预警（远离河道，危房人员转移）；")

@@ -43,14 +43,16 @@ async def world(config_dir: Path, database_url: str) -> AsyncIterator[World]:
 async def test_every_stage_of_a_chain_reaches_the_right_people_in_its_own_words(world: World) -> None:
     new = await step(world, doc(FIRST))
     assert new.stage == "new" and set(new.sms) == {MISHAN, SANJIA, SHENNONG, MISHAN_EN}
-    assert new.sms[MISHAN].startswith("高平市气象台于12日5时30分发布暴雨橙色预警信号（米山镇、三甲镇、神农镇）")
+    # Hazard, level and area first, then the action; source and issue time close the text.
+    assert new.sms[MISHAN].startswith("暴雨橙色预警（米山镇、三甲镇、神农镇）：")
+    assert "高平市气象台于12日5时30分发布" in new.sms[MISHAN]
     assert "rainstorm" in new.sms[MISHAN_EN].lower() and "12/7 05:30" in new.sms[MISHAN_EN]
 
     raised = await step(world, doc("R1", level="red", msg_type="Update", follows=FIRST, sent="2026-07-12 06:10:00+08:00",
                                    headline="高平市气象台将暴雨橙色预警信号升级为暴雨红色预警信号[Ⅰ级/特别严重]"))
     assert raised.stage == "raise" and set(raised.sms) == {MISHAN, SANJIA, SHENNONG, MISHAN_EN}
     assert raised.sms[SANJIA].startswith("暴雨预警升级为红色（米山镇、三甲镇、神农镇），此前为橙色。")
-    assert "12日6时10分发布，有效至12日17时30分" in raised.sms[SANJIA] and "发布暴雨" not in raised.sms[SANJIA]
+    assert "12日6时10分升级，有效至12日17时30分" in raised.sms[SANJIA] and "发布暴雨" not in raised.sms[SANJIA]
 
     lowered = await step(world, doc("L1", level="orange", msg_type="Update", follows="R1",
                                     sent="2026-07-12 08:00:00+08:00",
@@ -71,19 +73,22 @@ async def test_every_stage_of_a_chain_reaches_the_right_people_in_its_own_words(
     assert narrowed.stage == "narrow" and set(narrowed.sms) == {MISHAN, SANJIA, SHENNONG, MISHAN_EN}
     assert narrowed.sms[MISHAN].startswith("暴雨橙色预警范围缩小，米山镇仍在预警中。"), "those still inside"
     # Those the narrowed area leaves out hear that the warning is lifted for their townships.
-    assert narrowed.sms[SANJIA].startswith("高平市气象台于12日10时解除三甲镇、神农镇暴雨橙色预警信号")
+    assert narrowed.sms[SANJIA].startswith("暴雨橙色预警已解除（三甲镇、神农镇）。")
+    assert narrowed.sms[SANJIA].endswith("高平市气象台于12日10时解除。")
 
     widened = await step(world, doc("W1", msg_type="Update", follows="N1", towns=("米山镇", "北城街道"),
                                     sent="2026-07-12 10:30:00+08:00"))
     assert widened.stage == "widen" and set(widened.sms) == {BEICHENG}, "news only to the newly inside"
-    assert widened.sms[BEICHENG].startswith("高平市气象台于12日10时30分发布暴雨橙色预警信号（北城街道、米山镇）")
+    assert widened.sms[BEICHENG].startswith("暴雨橙色预警（北城街道、米山镇）：")
+    assert "高平市气象台于12日10时30分发布" in widened.sms[BEICHENG]
 
     ended = await step(world, doc("C1", msg_type="Cancel", follows="W1", towns=("米山镇", "北城街道"),
                                   sent="2026-07-12 11:30:00+08:00", headline="高平市气象台解除暴雨橙色预警信号"),
                       "wang.approver", "zhao.approver")  # an all-clear takes the normal path: two approvers
     # Everyone the chain ever reached, also those the narrowed area left out; never 北诗镇.
     assert ended.stage == "end" and set(ended.sms) == {MISHAN, SANJIA, SHENNONG, BEICHENG, MISHAN_EN}
-    assert ended.sms[SANJIA].startswith("高平市气象台于12日11时30分解除北城街道、米山镇、三甲镇、神农镇暴雨橙色预警信号")
+    assert ended.sms[SANJIA].startswith("暴雨橙色预警已解除（北城街道、米山镇、三甲镇、神农镇）。")
+    assert ended.sms[SANJIA].endswith("高平市气象台于12日11时30分解除。")
     assert BEISHI not in ended.sms
     async with world.service.db.read() as conn:
         stages = [r.stage for r in await conn.execute(select(drafts.c.stage).order_by(drafts.c.id))]
@@ -110,7 +115,8 @@ async def test_a_change_before_anyone_was_reached_goes_out_as_the_warning_itself
         first_state = (await conn.execute(select(drafts.c.state).where(drafts.c.id == intake.drafts.created[0]))).scalar()
     assert first_state == "superseded"
     assert raised.stage == "raise" and set(raised.sms) == {MISHAN, SANJIA, SHENNONG, MISHAN_EN}
-    assert raised.sms[MISHAN].startswith("高平市气象台于12日5时40分发布暴雨红色预警信号"), "nobody heard orange"
+    assert raised.sms[MISHAN].startswith("暴雨红色预警（"), "nobody heard orange"
+    assert "高平市气象台于12日5时40分发布" in raised.sms[MISHAN]
 
 
 async def test_outside_free_text_never_reaches_a_resident_on_the_normal_or_the_expedited_path(world: World) -> None:
@@ -132,7 +138,7 @@ async def test_outside_free_text_never_reaches_a_resident_on_the_normal_or_the_e
 async def test_an_unknown_township_code_falls_back_to_the_city_and_is_shown_to_operators(world: World) -> None:
     got = await step(world, doc(FIRST, geocodes=("140581299000",), towns=("某新乡镇",)))
     assert set(got.sms) == {MISHAN, SANJIA, SHENNONG, BEICHENG, BEISHI, MISHAN_EN}
-    assert got.sms[BEISHI].startswith("高平市气象台于12日5时30分发布暴雨橙色预警信号（高平市全境）")
+    assert got.sms[BEISHI].startswith("暴雨橙色预警（高平市全境）：")
     async with world.service.db.read() as conn:
         problem = await problem_store.get(conn, "area:140581299000:unknown")
     assert problem is not None and problem.resolved_at is None and "140581299000" in problem.what

@@ -76,14 +76,18 @@ def audiences(plan: Any) -> set[str]:
 # --- the route tree ------------------------------------------------------------------------------
 
 
-def test_orange_reaches_enterprises_and_yellow_does_not(service: Service) -> None:
+def test_orange_reaches_enterprises_and_yellow_rainstorm_reaches_them_for_the_mines(service: Service) -> None:
     orange = plan_of(service, variant("o1"))
     yellow = plan_of(service, variant("y1", level="yellow"))
-    assert [m.route for m in orange.matched] == ["(defaults)", "warnings", "warnings.severe"]
-    assert [m.route for m in yellow.matched] == ["(defaults)", "warnings", "warnings.routine"]
+    assert [m.route for m in orange.matched] == ["(defaults)", "warnings", "warnings.mine_duty", "warnings.severe"]
+    assert [m.route for m in yellow.matched] == ["(defaults)", "warnings", "warnings.mine_duty", "warnings.routine"]
     # Rainstorm has texts of its own for 妇联's family groups and 科技志愿服务队 (optional yields).
     assert audiences(orange) == {"residents", "schools", "enterprises", "villages", "families", "volunteers"}
-    assert audiences(yellow) == {"residents", "schools", "villages"}
+    # Coal mines must prepare to stop production and withdraw people (停产撤人) before orange.
+    assert audiences(yellow) == {"residents", "schools", "enterprises", "villages"}
+    assert len([d for d in orange.drafts if d.audience == "enterprises"]) == 1
+    heat_yellow = plan_of(service, variant("h1", level="yellow", hazard_code="11B09"))
+    assert "enterprises" not in audiences(heat_yellow)
     zh = {d.template for d in orange.drafts if d.channel == "sms" and d.language == "zh-CN"}
     assert zh == {"rainstorm.orange.residents.sms"}
     assert {d.template for d in yellow.drafts if d.channel == "sms" and d.language == "zh-CN"} == {

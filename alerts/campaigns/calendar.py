@@ -55,10 +55,18 @@ class Calendar:
             return sorted(self.areas.townships)
         return sorted({code for a in wanted if (code := self.areas.code_for(a))})
 
-    def templates_for(self, campaign: CampaignConfig) -> tuple[list[Template], list[str]]:
-        """The templates an occurrence renders (one per audience and channel), and what is missing."""
+    def templates_for(self, campaign: CampaignConfig, at: datetime | None = None) -> tuple[list[Template], list[str]]:
+        """The templates an occurrence renders (one per audience and channel), and what is missing. Where the
+        library holds several texts for one audience and channel, the occurrences of a year take turns."""
         return select_templates(self.library, campaign.theme, campaign.stage, campaign.audiences,
-                                campaign.channels, campaign.templates)
+                                campaign.channels, campaign.templates,
+                                ordinal=self.ordinal(campaign, at) if at is not None else 0)
+
+    def ordinal(self, campaign: CampaignConfig, at: datetime) -> int:
+        """How many of the campaign's occurrences come before `at` in its calendar year (0 for the first)."""
+        local = at.astimezone(SHANGHAI)
+        year_start = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return len(rules.occurrences(campaign.rule, year_start, local))
 
     def occurrences(self, start: datetime, end: datetime) -> list[Occurrence]:
         """Every enabled campaign's occurrences with start <= at < end, in time order."""
@@ -67,7 +75,7 @@ class Calendar:
 
 
 def select_templates(library: Library, theme: str, stage: str, audiences: list[str], channels: list[str],
-                     explicit: list[str]) -> tuple[list[Template], list[str]]:
+                     explicit: list[str], *, ordinal: int = 0) -> tuple[list[Template], list[str]]:
     if explicit:
         chosen = []
         missing = []
@@ -81,10 +89,13 @@ def select_templates(library: Library, theme: str, stage: str, audiences: list[s
     for audience in audiences:
         for channel in channels:
             found = library.find(theme, None, audience, channel, stage)
-            # Reviewed texts first: an unreviewed one would need an expert before approval.
-            found.sort(key=lambda t: t.status != "reviewed")
-            if found:
-                chosen.append(found[0])
+            # Reviewed texts take turns (the same SMS week after week teaches nothing, issue 18): the theme's
+            # first text (seasonal) opens the year, then seasonal-2, seasonal-3, ... An unreviewed text is
+            # used only when none is reviewed, as it would need an expert before approval.
+            pool = [t for t in found if t.status == "reviewed"] or found
+            pool.sort(key=lambda t: (len(t.id.split(".")[1]), t.id))
+            if pool:
+                chosen.append(pool[ordinal % len(pool)])
             else:
                 missing.append(f"no {stage} template for theme {theme}, audience {audience}, channel {channel}")
     return chosen, missing
@@ -111,9 +122,9 @@ def parse(doc: Any, source: str, areas: Areas, library: Library) -> Calendar:
                 problems.append(f"{where}.audiences[{j}]: {aud!r} — expected one of {', '.join(AUDIENCES)}")
         chosen, missing = select_templates(library, c.theme, c.stage, c.audiences, c.channels, c.templates)
         for t in chosen:
-            if t.stage not in ("seasonal", "preparedness"):
-                problems.append(f"{where}.templates: {t.id!r} has stage {t.stage} — campaigns use seasonal or "
-                                "preparedness templates")
+            if t.stage not in ("seasonal", "preparedness", "recovery"):
+                problems.append(f"{where}.templates: {t.id!r} has stage {t.stage} — campaigns use seasonal, "
+                                "preparedness or recovery templates")
             elif t.status != "reviewed":
                 warnings.append(f"{where}: template {t.id} is {t.status}: an expert must review each draft")
         for m in missing:

@@ -160,7 +160,7 @@ class CampaignRunner:
                 if conflicts:
                     reason = "waiting for " + "; ".join(c.describe() for c in conflicts)
                     return await self._finish(conn, row, "deferred", now, reason)
-            templates, missing = self.calendar.templates_for(campaign)
+            templates, missing = self.calendar.templates_for(campaign, row.at)
             rendered = self.drafter.render(campaign, templates, area_codes, params, now)
             if not rendered.items:
                 return await self._finish(conn, row, "failed", now,

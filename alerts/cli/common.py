@@ -70,12 +70,19 @@ def router_or_exit(settings: Settings):  # type: ignore[no-untyped-def]
 
 @click.command()
 @config_option
-def check(config_dir: Path) -> None:
+@click.option("--production", is_flag=True,
+              help="Also refuse templates whose review is a shipped example (（示例）), not a real sign-off.")
+def check(config_dir: Path, production: bool) -> None:
     """Validate the configuration and the template library without starting anything."""
     from alerts.checks import run_checks
 
     settings = settings_or_exit(config_dir)
     problems = run_checks(settings)
+    if production:
+        from alerts.content.library import Library
+        from alerts.content.lint import placeholder_reviews
+
+        problems.extend(placeholder_reviews(Library.load(settings.templates_dir, strict=False)))
     if problems:
         fail(problems, code=1)
     click.echo(f"ok: configuration in {settings.config_dir} and templates in {settings.templates_dir} are valid")

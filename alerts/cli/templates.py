@@ -14,7 +14,7 @@ from alerts.cli.common import config_option, fail, settings_or_exit
 
 STATUS_WORDS = {"reviewed": "reviewed", "changed": "changed since review", "unreviewed": "never reviewed"}
 # Lint codes that say the text itself is unfit; a review must not sign off on such a template.
-BLOCKING = ("load", "location", "level", "syntax", "render", "sms", "voice")
+BLOCKING = ("load", "location", "level", "syntax", "science", "render", "sms", "voice")
 
 
 def _library(settings: Any, *, strict: bool) -> Any:

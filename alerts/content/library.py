@@ -23,9 +23,10 @@ LANGUAGES = ("zh-CN", "en")
 # Alert stages follow a warning's life (alerts/chain.py): warning (发布), raise (升级), lower (降级),
 # extend (继续), narrow (范围缩小), all_clear (解除), withdraw (撤回), expiry (到期自动解除); update is a generic change text
 # kept for older libraries. brief is one line of advice a combined message quotes (alerts/combine.py).
-# seasonal and preparedness are campaign texts.
+# seasonal and preparedness are campaign texts; recovery is the after-disaster advice (returning home, food and
+# water, mould, injuries, mental health) an on-demand campaign sends once a warning has ended.
 STAGES = ("warning", "update", "raise", "lower", "extend", "narrow", "all_clear", "withdraw", "expiry", "brief",
-          "seasonal", "preparedness")
+          "seasonal", "preparedness", "recovery")
 REQUIRED_KEYS = ("id", "hazard", "levels", "audience", "channel", "language", "stage", "version", "title", "text")
 TEMPLATE_KEYS = (*REQUIRED_KEYS, "review")
 REVIEW_KEYS = ("reviewed_by", "approved_by", "at", "hash")

@@ -54,7 +54,7 @@ ISSUER_VARIABLE = re.compile(r"\{\{\s*issuer\s*\}\}")
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # load, review, location, level, syntax, render, sms (length, rules, sourcing), voice, coverage, sample
+    code: str  # load, review, location, level, syntax, science, render, sms (length, rules, sourcing), voice, coverage, sample
     template_id: str
     path: str
     message: str
@@ -124,6 +124,55 @@ def _voice_problems(template: Template, hazard: Hazard, context: dict[str, Any],
     return problems
 
 
+# --- the science in the texts (issue 18): advice that could hurt, caught before review -----------
+
+# Hazards that come in the heating season (about October to March, DOMAIN.md §6). Many rural homes in
+# Gaoping heat with coal: a text that tells them to shut windows or stay in must also keep the stove
+# vented, or it can cause carbon-monoxide poisoning.
+HEATING_SEASON_HAZARDS = ("cold_wave", "blizzard", "gale", "sandstorm", "haze", "fog", "road_icing", "frost",
+                          "co_poisoning")
+SEALING = re.compile(r"关[好紧闭]?门窗|关窗|门窗紧闭|留在室内|待在室内|不外出|不出门")
+STOVE_CARE = re.compile(r"一氧化碳|煤气|炉|燃煤|烧煤")
+# Only the education bureau decides school arrangements; our texts point to its notice.
+CLOSURE_WORDS = ("停课", "停学", "放假", "复课", "停业")
+EDUCATION_NOTICE = "教育部门"
+SENTENCE = re.compile(r"[^。；！？\n]+")
+# Smoke pots in orchards start fires unless watched and kept away from woods and straw.
+SMOKE_POT = "熏烟"
+FIRE_CAUTION = re.compile(r"看守|远离山林|远离.{0,4}柴草|防火|防止引发火灾")
+
+
+def science_problems(template: Template) -> list[str]:
+    """Advice that could hurt: sealing a coal-heated home, announcing closures, unwatched smoke pots."""
+    text = template.text
+    problems: list[str] = []
+    sealing = SEALING.search(text) if template.hazard in HEATING_SEASON_HAZARDS else None
+    if sealing and template.language == "zh-CN" and not STOVE_CARE.search(text):
+        problems.append(f"says {sealing.group(0)!r} in the heating season without keeping the coal stove vented: "
+                        "add e.g. 燃煤取暖要留缝通风 (carbon-monoxide poisoning)")
+    for sentence in SENTENCE.findall(text):
+        for word in CLOSURE_WORDS:
+            if word in sentence and (word == "停业" or EDUCATION_NOTICE not in sentence):
+                problems.append(f"announces a closure ({word!r} in {sentence.strip()!r}): only the education bureau "
+                                "decides; write e.g. 学校安排请关注教育部门通知")
+    if SMOKE_POT in text and not FIRE_CAUTION.search(text):
+        problems.append("recommends smoke pots (熏烟) without fire caution: add 远离山林柴草、专人看守")
+    return problems
+
+
+# Shipped reviews are examples: names marked like this are placeholders, not a real sign-off.
+PLACEHOLDER_MARK = "示例"
+
+
+def placeholder_reviews(library: Library) -> list[str]:
+    """Templates whose review names a placeholder reviewer or approver: refused in production."""
+    return [f"{t.path}: [review] {t.id}: reviewed by {t.review.reviewed_by!r}, approved by {t.review.approved_by!r} — "
+            "a shipped example, not a real review; have the expert team and the emergency bureau review it "
+            "(alerts templates review ID --by … --approved-by …)"
+            for t in library.templates
+            if t.review is not None and (PLACEHOLDER_MARK in t.review.reviewed_by or PLACEHOLDER_MARK in t.review.approved_by)]
+
+
 def _lint_template(
     template: Template, hazard: Hazard, rules: SmsRules, area: str, issuer: str
 ) -> Iterator[tuple[str, str]]:
@@ -142,6 +191,8 @@ def _lint_template(
     if template.channel == "voice":
         for message in source_problems(template.text):
             yield "voice", message
+    for message in science_problems(template):
+        yield "science", message
     said: set[str] = set()  # a voice problem is named once, not once per level
     for context in worst_contexts(template, hazard, area, issuer):
         try:

@@ -151,7 +151,7 @@ class CampaignConfig(Section):
     audiences: list[str] = Field(default_factory=lambda: ["residents"], min_length=1)
     channels: list[Literal["sms", "notice", "im"]] = Field(default_factory=lambda: ["sms"], min_length=1)
     areas: Literal["all"] | list[str] = "all"  # township codes or names from areas.yaml
-    stage: Literal["seasonal", "preparedness"] = "seasonal"
+    stage: Literal["seasonal", "preparedness", "recovery"] = "seasonal"
     # Explicit template ids; when empty the library is searched by theme, audience, channel and stage.
     templates: list[str] = Field(default_factory=list)
     params: dict[str, str | int | float] = Field(default_factory=dict)  # defaults the templates may use

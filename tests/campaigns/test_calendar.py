@@ -38,7 +38,8 @@ def test_campaigns_list_json_pins_the_shipped_2027_calendar(config_dir: Path) ->
     assert at_of(items, "science_week") == ["2027-05-24T10:00:00+08:00"]
     assert at_of(items, "work_safety_month") == ["2027-06-01T10:00:00+08:00", "2027-06-15T10:00:00+08:00"]
     flood = at_of(items, "flood_season")
-    assert flood[0] == "2027-06-01T10:00:00+08:00" and flood[-1] == "2027-09-28T10:00:00+08:00" and len(flood) == 18
+    # Every other Tuesday from 1 June into Shanxi's autumn rains (15 October).
+    assert flood[0] == "2027-06-01T10:00:00+08:00" and flood[-1] == "2027-10-05T10:00:00+08:00" and len(flood) == 10
     heat = at_of(items, "heat_season")
     assert heat[0] == "2027-06-03T10:00:00+08:00" and heat[-1] == "2027-08-26T10:00:00+08:00"
     assert at_of(items, "science_month") == ["2027-09-01T10:00:00+08:00"]
@@ -46,9 +47,10 @@ def test_campaigns_list_json_pins_the_shipped_2027_calendar(config_dir: Path) ->
     assert at_of(items, "fire_safety_month") == ["2027-11-01T10:00:00+08:00"]
     assert at_of(items, "fire_safety_day") == ["2027-11-09T10:00:00+08:00"]
     co = at_of(items, "heating_season_co")
-    assert co[0] == "2027-01-01T10:00:00+08:00" and "2027-03-12T10:00:00+08:00" in co
-    assert not any("2027-04" <= a < "2027-11-15" for a in co)
-    assert co[-1] == "2027-12-31T10:00:00+08:00"
+    # Every other Friday from 1 October, when coal stoves are lit, to 15 March.
+    assert co[0] == "2027-01-08T10:00:00+08:00" and "2027-03-05T10:00:00+08:00" in co
+    assert not any("2027-04" <= a < "2027-10" for a in co)
+    assert co[-1] == "2027-12-24T10:00:00+08:00" and len(co) == 12
     assert at_of(items, "cold_wave_season") == ["2027-01-01T10:00:00+08:00", "2027-02-01T10:00:00+08:00",
                                                 "2027-11-01T10:00:00+08:00", "2027-12-01T10:00:00+08:00"]
     assert at_of(items, "heat_spell") == []  # on demand only
@@ -83,7 +85,7 @@ def _edit(config_dir: Path, change) -> None:  # type: ignore[no-untyped-def]
     (lambda d: d["campaigns"][0]["rule"].update(day=31, month=4), "month 4 has no day 31"),
     (lambda d: d["campaigns"][0].update(colour="red"), "campaigns[0].colour: unknown key"),
     (lambda d: d["campaigns"].append(dict(d["campaigns"][0])), "used twice"),
-    (lambda d: d["campaigns"][0].update(templates=["heat.orange.residents.sms"]), "campaigns use seasonal or preparedness"),
+    (lambda d: d["campaigns"][0].update(templates=["heat.orange.residents.sms"]), "campaigns use seasonal, preparedness or recovery"),
 ])
 def test_a_bad_campaigns_yaml_names_file_key_and_value(config_dir: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
     _edit(config_dir, change)
@@ -101,7 +103,7 @@ def test_shipped_calendar_is_valid_and_every_campaign_has_its_reviewed_texts(con
     for c in cal.campaigns:
         templates, missing = cal.templates_for(c)
         assert templates and not missing, c.id
-        assert all(t.status == "reviewed" and t.stage in ("seasonal", "preparedness") for t in templates)
+        assert all(t.status == "reviewed" and t.stage in ("seasonal", "preparedness", "recovery") for t in templates)
     assert cal.warnings == []
     science_week = next(c for c in cal.campaigns if c.id == "science_week")
     assert "科技活动周" in cal.templates_for(science_week)[0][0].text

@@ -67,17 +67,18 @@ async def test_a_late_run_within_grace_fires_once_and_older_ones_are_recorded_mi
     runner = CampaignRunner(service)
     clock.set(local(2027, 6, 1, 10, 0))
     await runner.run_due("flood_season")
-    # Down from 1 June to 8 June 15:00: 8 June 10:00 is five hours old, beyond the 4 h grace.
-    clock.set(local(2027, 6, 8, 15, 0))
+    # Down from 1 June to 15 June 15:00 (the campaign runs every other Tuesday): 15 June 10:00 is five hours
+    # old, beyond the 4 h grace.
+    clock.set(local(2027, 6, 15, 15, 0))
     report = await runner.run_due("flood_season")
     assert report.fired == [] and len(report.missed) == 1
-    # Found at 11:30 on 15 June, the 10:00 occurrence is within grace: it fires, once.
-    clock.set(local(2027, 6, 15, 11, 30))
+    # Found at 11:30 on 29 June, the 10:00 occurrence is within grace: it fires, once.
+    clock.set(local(2027, 6, 29, 11, 30))
     report = await runner.run_due("flood_season")
     assert [o.state for o in report.fired] == ["drafted"] and report.missed == []
     rows = await occurrences(service, "flood_season")
-    assert [(r.at, r.state) for r in rows] == [(local(2027, 6, 1, 10), "drafted"), (local(2027, 6, 8, 10), "missed"),
-                                               (local(2027, 6, 15, 10), "drafted")]
+    assert [(r.at, r.state) for r in rows] == [(local(2027, 6, 1, 10), "drafted"), (local(2027, 6, 15, 10), "missed"),
+                                               (local(2027, 6, 29, 10), "drafted")]
     assert "beyond the grace of 240 min" in rows[1].reason
     await runner.sweep()
     assert len(await occurrences(service, "flood_season")) == 3

@@ -19,7 +19,8 @@ from tests.channels import aliyun_server, tencent_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = "rainstorm.orange.residents.sms"
-PARAMS = {"issuer": "高平市气象台", "issued": "12日10时", "event": "暴雨", "level_name": "橙色", "areas": "高平市"}
+PARAMS = {"issuer": "高平市气象台", "issued": "12日10时", "event": "暴雨", "level_name": "橙色", "areas": "高平市",
+          "in_force": "解除时另行通知"}
 START = datetime(2026, 7, 12, 2, 0, tzinfo=UTC)
 
 

@@ -36,18 +36,18 @@ def test_a_reviewed_sms_template_without_a_code_is_an_error_saying_what_to_regis
     edit_registry(config_dir, f"    {TEMPLATE}:\n      code: \"SMS_", "    gone:\n      code: \"SMS_")
     found = [p for p in problems_of(config_dir) if f"aliyun.templates.{TEMPLATE}" in p]
     assert len(found) == 1 and "missing — register this wording" in found[0]
-    assert "${issuer}于${issued}发布${event}${level_name}预警信号（${areas}）" in found[0]
+    assert "${event}${level_name}预警（${areas}）：" in found[0] and "${issuer}于${issued}发布" in found[0]
     assert any("aliyun.templates.gone: not a template of the library" in p for p in problems_of(config_dir))
 
 
 def test_registered_wording_that_differs_from_the_reviewed_text_is_an_error(config_dir: Path) -> None:
-    edit_registry(config_dir, "按防御指南，危险地带的学校", "按防御指南，所有的学校")
+    edit_registry(config_dir, "远离河道、山体和电线杆", "远离所有的学校")
     found = [p for p in problems_of(config_dir) if "the registered wording differs" in p]
     assert len(found) == 1 and f"aliyun.templates.{TEMPLATE}" in found[0] and "所有的学校" in found[0]
 
 
 def test_tencent_variables_must_be_the_templates_own(config_dir: Path) -> None:
-    edit_registry(config_dir, "variables: [issuer, issued, event, level_name, areas]", "variables: [issuer, event, areas]")
+    edit_registry(config_dir, "variables: [event, level_name, areas, issuer, issued, in_force]", "variables: [issuer, event, areas]")
     assert any("tencent.templates." in p and ".variables:" in p for p in problems_of(config_dir))
 
 
@@ -103,7 +103,7 @@ def test_export_writes_the_wording_to_register_as_csv() -> None:
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0][:3] == ["短信类型", "模板名称", "模板内容"]
     mine = next(r for r in rows if r[-1] == TEMPLATE)
-    assert mine[2].startswith("{1}于{2}发布{3}{4}预警信号（{5}）。") and "【" not in mine[2]
+    assert mine[2].startswith("{1}{2}预警（{3}）：") and "{4}于{5}发布，{6}。" in mine[2] and "【" not in mine[2]
     account = registry().accounts["tencent"]
     assert len(rows) - 1 == len(account.templates) + len(account.events), "the events' skeletons are exported too"
 

@@ -44,7 +44,8 @@ async def test_a_batch_goes_out_in_calls_of_200_with_positional_string_parameter
     outcomes = await sms.send_batch(items(mid, phones(450)))
     assert all(isinstance(o, Ok) for o in outcomes) and server.requests == 3  # 200 + 200 + 50
     registered = reg.get("tencent", TEMPLATE)
-    assert registered is not None and registered.provider_params(PARAMS) == ["高平市气象台", "12日10时", "暴雨", "橙色", "高平市"]
+    assert registered is not None and registered.provider_params(PARAMS) == ["暴雨", "橙色", "高平市", "高平市气象台", "12日10时",
+                                                                        "解除时另行通知"]
     assert {s.template for s in server.sent} == {registered.code}
     assert {s.content for s in server.sent} == {registered.fill(PARAMS)}
     assert server.refused_signatures == 0

@@ -22,8 +22,9 @@ def test_json_has_routes_and_drafts_with_the_keys_scripts_use(config_dir: Path) 
     code, out, _ = routes_test(config_dir, "--json", str(GBT))
     assert code == 0
     doc = json.loads(out)
-    assert [r["route"] for r in doc["routes"]] == ["(defaults)", "warnings", "warnings.severe"]
-    assert "level orange ≥ orange" in doc["routes"][2]["why"]
+    assert [r["route"] for r in doc["routes"]] == ["(defaults)", "warnings", "warnings.mine_duty", "warnings.severe"]
+    assert "level orange ≥ orange" in doc["routes"][3]["why"]
+    assert "hazard rainstorm" in doc["routes"][2]["why"][0]  # mine_duty: enterprises hear of rain at every level
     assert "status Actual" in doc["routes"][0]["why"]
     assert all({"route", "template", "audience", "channel", "areas"} <= set(d) for d in doc["drafts"])
     assert {(d["audience"], d["channel"]) for d in doc["drafts"]} == {

@@ -22,9 +22,11 @@ CMA_SIGNALS = {
 }
 CMA_PAIRS = [(hazard, level) for hazard, levels in CMA_SIGNALS.items() for level in levels.split()]
 OTHER_ALERT_HAZARDS = ["flash_flood", "geological_hazard", "earthquake", "forest_fire_danger",
-                       "infectious_disease", "co_poisoning"]
+                       "infectious_disease", "co_poisoning", "thunderstorm_gale", "tornado"]
 CAMPAIGN_THEMES = ["flood_season", "heat", "co_poisoning", "disaster_prevention", "science_month", "fraud_rumour",
-                   "fire_safety", "cold_wave", "meteorology_day", "work_safety"]
+                   "fire_safety", "cold_wave", "meteorology_day", "work_safety",
+                   # Everyday hazards outside the warning system (issue 18).
+                   "gas_safety", "drowning", "food_poisoning", "straw_burning", "fireworks", "power_outage", "mine_water"]
 
 
 def reviewed(library: Library, *args: object, **kwargs: object) -> list[str]:

@@ -49,7 +49,7 @@ def test_wrong_types_are_each_reported() -> None:
 
 def test_unknown_hazard_lists_what_is_expected() -> None:
     [line] = _problems("unknown_hazard")
-    assert "tornado.yaml" in line and "key 'hazard': got 'tornado'" in line and "rainstorm" in line
+    assert "meteor.yaml" in line and "key 'hazard': got 'meteor'" in line and "rainstorm" in line
 
 
 def test_duplicate_id_names_both_files() -> None:
@@ -73,7 +73,7 @@ def test_the_whole_invalid_folder_reports_every_case_at_once() -> None:
     with pytest.raises(LibraryError) as caught:
         Library.load(INVALID)
     text = str(caught.value)
-    for name in ("broken.yaml", "extra.yaml", "version.yaml", "tornado.yaml", "b.yaml", "no_text.yaml", "review.yaml"):
+    for name in ("broken.yaml", "extra.yaml", "version.yaml", "meteor.yaml", "b.yaml", "no_text.yaml", "review.yaml"):
         assert name in text
 
 

@@ -147,6 +147,6 @@ def test_shipped_notice_renders_level_sections_only_where_they_apply(library: Li
     notice = library.get("rainstorm.warning.schools.notice")
     yellow = render(notice, context(level=Level.yellow))
     red = render(notice, context(level=Level.red))
-    assert "4. 按防御指南" not in yellow and "5. 红色预警时" not in yellow
-    assert "4. 按防御指南" in red and "5. 红色预警时" in red
+    assert "4. 停课、调整作息等安排以教育部门通知为准" not in yellow and "5. 红色预警时" not in yellow
+    assert "4. 停课、调整作息等安排以教育部门通知为准" in red and "5. 红色预警时" in red
     assert "\n\n\n" not in yellow

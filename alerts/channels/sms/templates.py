@@ -120,7 +120,9 @@ class Registered:
         for start, end, name in found:
             pattern += re.escape(self.text[pos:start])
             hint = f"{re.escape(prefer[name])}|" if prefer and prefer.get(name) else ""
-            pattern += f"(?P={_group(name)})" if name in names else f"(?P<{_group(name)}>{hint}.+?)"
+            # A value never holds a full stop: text appended after a closing slot ("…{in_force}。请转告。")
+            # must not be read as part of that variable.
+            pattern += f"(?P={_group(name)})" if name in names else f"(?P<{_group(name)}>{hint}[^。！？\n]+?)"
             names.append(name)
             pos = end
         pattern += re.escape(self.text[pos:])
