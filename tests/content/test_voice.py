@@ -137,9 +137,12 @@ def test_spoken_coverage_names_the_missing_script(library_copy: Path) -> None:
 def test_a_script_cut_by_other_levels_covers_what_it_can_and_names_the_rest(library_copy: Path) -> None:
     (library_copy / "flash_flood" / "red.residents.voice.yaml").unlink()
     missing = coverage_problems(Library.load(library_copy), default_hazards())
-    assert [m for m in missing if "flash_flood" in m] == [
+    # The level-free SMS names only the level it lacks; the red SMS (issue 18) lacks its own twin.
+    assert sorted(m for m in missing if "flash_flood" in m) == [
         "flash_flood.any.residents.sms: no reviewed spoken version at level red; expected "
-        "flash_flood/any.residents.voice.yaml (templates/README.md, Spoken versions)"]
+        "flash_flood/any.residents.voice.yaml (templates/README.md, Spoken versions)",
+        "flash_flood.red.residents.sms: no reviewed spoken version; expected "
+        "flash_flood/red.residents.voice.yaml (templates/README.md, Spoken versions)"]
 
 
 def test_an_unreviewed_script_does_not_count(library_copy: Path) -> None:
