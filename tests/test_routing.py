@@ -220,8 +220,10 @@ async def test_a_cancel_proposes_the_all_clear_for_audiences_already_reached(ser
         record = await draft_store.get(conn, all_clear_id)
     assert record is not None
     assert record.row.kind == "all_clear" and record.row.parent_draft_id == draft_id and record.state == "pending"
+    # The SMS, and its spoken version (loudspeakers read the all-clear; nobody is phoned for one).
     assert [(m.audience, m.channel, m.template_id) for m in record.messages] == [
-        ("residents", "sms", "rainstorm.all_clear.residents.sms")]
+        ("residents", "sms", "rainstorm.all_clear.residents.sms"),
+        ("residents", "voice", "rainstorm.all_clear.residents.voice")]
 
 
 async def test_a_cancel_received_first_means_the_late_alert_is_never_drafted(service: Service) -> None:
@@ -289,7 +291,7 @@ def test_every_cma_signal_cancel_routes_to_a_reviewed_all_clear_sms(service: Ser
     for hazard, levels in CMA_SIGNALS.items():
         plan = service.route(as_hazard(service, hazard, levels.split()[-1], msg_type="Cancel"))
         assert [(d.audience, d.channel, d.stage) for d in plan.drafts if d.language == "zh-CN"] == [
-            ("residents", "sms", "all_clear")], hazard
+            ("residents", "sms", "all_clear"), ("residents", "voice", "all_clear")], hazard
 
 
 # --- the root and the remaining match keys -------------------------------------------------------

@@ -94,7 +94,9 @@ def test_dry_run_shows_the_drafts_routing_would_create(config_dir: Path) -> None
     code, [doc], _, _ = ingest("--json", "--dry-run", str(GBT), config=config_dir)
     assert code == 0
     assert [r["route"] for r in doc["routes"]] == ["(defaults)", "warnings", "warnings.mine_duty", "warnings.severe"]
-    by_audience = {d["audience"]: d for d in doc["drafts"] if d["channel"] != "im" and d.get("language") != "en"}
+    by_audience = {d["audience"]: d for d in doc["drafts"]
+                   if d["channel"] not in ("im", "voice") and d.get("language") != "en"}
+    assert any(d["channel"] == "voice" and d["template"] == "rainstorm.orange.residents.voice" for d in doc["drafts"])
     assert set(by_audience) == {"residents", "schools", "enterprises", "villages"}
     assert by_audience["residents"]["template"] == "rainstorm.orange.residents.sms"
     assert by_audience["residents"]["channel"] == "sms"

@@ -28,8 +28,8 @@ def test_json_has_routes_and_drafts_with_the_keys_scripts_use(config_dir: Path) 
     assert "status Actual" in doc["routes"][0]["why"]
     assert all({"route", "template", "audience", "channel", "areas"} <= set(d) for d in doc["drafts"])
     assert {(d["audience"], d["channel"]) for d in doc["drafts"]} == {
-        ("residents", "sms"), ("schools", "notice"), ("enterprises", "notice"), ("villages", "notice"),
-        ("villages", "im"), ("families", "im"), ("volunteers", "im")}  # 五进: rainstorm has texts for both
+        ("residents", "sms"), ("residents", "voice"), ("schools", "notice"), ("enterprises", "notice"),
+        ("villages", "notice"), ("villages", "im"), ("families", "im"), ("volunteers", "im")}  # 五进: texts for both
 
 
 def test_templates_named_are_the_ids_render_takes(config_dir: Path) -> None:
