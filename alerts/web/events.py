@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from alerts.clock import SHANGHAI, local
+from alerts.clock import SHANGHAI
 from alerts.events import store
 from alerts.events.publishing import allowed_targets
 from alerts.events.view import event_view, silent_counts, summary_row
 from alerts.web.auth import client_origin, service
 from alerts.web.console import NAV, NavLink, checked_form, forbidden, render_page, require_permission
+from alerts.web.console_words import when as local
 from alerts.workflow.actions import NotFound
 from alerts.workflow.policy import Refused
 from alerts.workflow.states import TransitionError
@@ -53,7 +54,8 @@ async def events_page(request: web.Request) -> web.Response:
     async with svc.db.read() as conn:
         rows = await store.list_events(conn)
         counts = await silent_counts(conn, [int(r.id) for r in rows])
-    items = [summary_row(r, counts.get(int(r.id))) for r in rows]
+    # An event without acknowledgement requests has no counts: zero, not a missing field (a 500 before).
+    items = [summary_row(r, counts.get(int(r.id)) or {"units": 0, "silent": 0}) for r in rows]
     return render_page(request, "events.html", sess, events=items, local_iso=local_iso, can=_can(request, sess.user),
                        townships=list(svc.areas.townships.values()), hazards=_hazards(request))
 
