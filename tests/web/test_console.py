@@ -64,13 +64,15 @@ async def test_forms_without_the_csrf_token_are_refused(served: Served) -> None:
 
 
 GET_ROUTES = {"/": "view", "/queue/items": "view", "/drafts/{d}": "view", "/sent": "view", "/feeds": "view",
-              "/templates": "view", "/alerts/{a}/raw": "view", "/audit": "view_audit", "/admin/users": "manage_users"}
+              "/templates": "view", "/alerts/{a}/raw": "view", "/audit": "view_audit", "/admin/users": "manage_users",
+              "/reports/drafts/{d}": "view", "/reports/drafts/{d}?format=csv": "view", "/lookup": "lookup_phone"}
 POST_ROUTES = {"/drafts/{d}/approve": "approve", "/drafts/{d}/reject": "reject", "/drafts/{d}/edit": "edit",
                "/drafts/{d}/review": "review_content", "/drafts/{d}/withdraw": "approve", "/drafts/{d}/correct": "compose",
                "/admin/users": "manage_users", "/admin/users/li.editor/disable": "manage_users",
                "/admin/users/li.editor/enable": "manage_users", "/admin/users/li.editor/roles": "manage_users",
                "/admin/users/li.editor/reset": "manage_users", "/admin/users/li.editor/tokens/1/revoke": "manage_users",
-               "/admin/requests/1/confirm": "manage_users", "/admin/requests/1/refuse": "manage_users"}
+               "/admin/requests/1/confirm": "manage_users", "/admin/requests/1/refuse": "manage_users",
+               "/lookup": "lookup_phone"}
 
 
 @pytest.mark.parametrize("who", ["liu.observer", "li.editor", "chen.expert", "admin", "qx.campaigner", "feed.source"])
