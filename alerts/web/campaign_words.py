@@ -69,3 +69,20 @@ def describe_zh(rule: Any) -> str:
         except (ValueError, IndexError):
             return "按定时规则（详见配置文件）"
     return "按配置的规则"
+
+
+OCCURRENCE_ZH = {"fired": "已触发", "drafted": "已生成消息", "deferred": "暂缓（有未发完的预警）", "missed": "错过",
+                 "failed": "未能生成"}
+
+
+def occurrence_reason_zh(state: str, reason: str) -> str:
+    """Why an occurrence is where it is, in one Chinese phrase (the scheduler's own words stay in the log)."""
+    if not reason:
+        return ""
+    if "beyond the grace" in reason:
+        return "超过了允许的延迟时间才被发现（服务停机或繁忙），未发送"
+    if reason.startswith("waiting for"):
+        return "同一地区有未发完的预警，等预警发完再生成"
+    if "not drafted within" in reason:
+        return "暂缓超过期限，已放弃"
+    return "生成失败（模板或配置问题），详见运行日志" if state in ("failed", "missed") else "见运行日志"
