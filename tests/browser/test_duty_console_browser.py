@@ -113,3 +113,19 @@ async def test_the_phone_lookup_on_a_phone(browser: Any, served: Served) -> None
     assert "+86 138****8000" in text and f"#{draft_id}" in text and "13800138000" not in text
     assert "8000" not in page.url
     await page.context.close()
+
+
+async def test_the_drill_scorecard_on_a_phone(browser: Any, served: Served) -> None:
+    world = served.world
+    draft_id = await world.ingest(level="orange", status="Exercise")
+    world.clock.advance(minutes=2)
+    await world.service.actions.approve(world.users["wang.approver"], draft_id, origin="test")
+    await world.service.worker.drain()
+    page = await signed_in(browser, served, "wang.approver")
+    await page.goto(f"{served.base}/drafts/{draft_id}")
+    await page.click(f"a[href='/reports/drafts/{draft_id}/drill']")
+    await page.wait_for_url(f"{served.base}/reports/drafts/{draft_id}/drill")
+    await fits(page)
+    table = await page.locator("table.drill").inner_text()
+    assert "审批通过" in table and "2.0 分钟" in table and "达标" in table
+    await page.context.close()
