@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,8 @@ class CampaignRunner:
         """Record every occurrence due by now that is not yet recorded: fire it within grace, else missed."""
         report = SweepReport()
         now = self.now()
+        async with self.service.db.read() as conn:
+            installed = await _installed_at(conn)
         for c in self.calendar.campaigns:
             if campaign_id is not None and c.id != campaign_id:
                 continue
@@ -79,6 +81,9 @@ class CampaignRunner:
             start = now - timedelta(days=self.defaults.catch_up_days)
             if last is not None:
                 start = max(start, last + timedelta(seconds=1))
+            if installed is not None:
+                # A fresh install has missed nothing: occurrences before the service existed are not its own.
+                start = max(start, installed)
             grace = timedelta(minutes=self.calendar.config.grace_minutes(c))
             for at in rules.occurrences(c.rule, start, now + timedelta(microseconds=1)):
                 if now - at <= grace:
@@ -304,3 +309,17 @@ def install(service: Any, scheduler: Any) -> CampaignJobs:
     jobs = CampaignJobs(runner_for(service), scheduler)
     jobs.install()
     return jobs
+
+
+async def _installed_at(conn: Any) -> datetime | None:
+    """When this service began: its first account (`make run` creates the first admin at install)."""
+    from sqlalchemy import func, select
+
+    from alerts.store.tables import users
+
+    value = (await conn.execute(select(func.min(users.c.created_at)))).scalar()
+    if isinstance(value, str):  # SQLite returns text for aggregates of timestamps
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value

@@ -27,17 +27,20 @@ PERMISSIONS: dict[str, str] = {
     "draft_policy": "draft policy explanations (政策解读) from reviewed skeletons",
     "record_rumour": "record rumours and draft rumour responses (舆情引导)",
     "sign_off_rumour": "sign off rumour responses (宣传部)",
+    # The duty officer answering a resident's call (console 号码查询); every lookup is audited.
+    "lookup_phone": "look up what was sent to a phone number (numbers shown masked)",
+    "view_phones": "see full phone numbers in lookups (otherwise masked)",
 }
 
 DEFAULT_ROLES: dict[str, list[str]] = {
-    "approver": ["view", "approve", "reject"],
+    "approver": ["view", "approve", "reject", "lookup_phone"],
     "editor": ["view", "edit", "compose"],
     "expert": ["view", "review_content", "reject"],
     "campaigner": ["view", "trigger_campaign", "push_alerts"],
     "source": ["push_alerts"],
     "observer": ["view", "view_audit"],
     "admin": ["view", "view_audit", "manage_users", "manage_settings"],
-    "coordinator": ["view", "manage_events", "work_tasks"],
+    "coordinator": ["view", "manage_events", "work_tasks", "lookup_phone", "view_phones"],
     "department": ["view", "work_tasks", "draft_policy", "record_rumour"],
     "publicity": ["view", "sign_off_rumour", "record_rumour", "work_tasks"],
 }

@@ -20,7 +20,9 @@ from alerts.store.users import User
 from alerts.web import apimodels as out
 from alerts.web.apispec import operation, query, reply
 from alerts.web.auth import api_user, check_csrf, client_origin, json_error, service
+from alerts.web.campaign_words import OCCURRENCE_ZH, describe_zh, occurrence_reason_zh
 from alerts.web.console import render_page, require_session
+from alerts.web.template_examples import example
 
 routes = web.RouteTableDef()
 
@@ -244,7 +246,7 @@ async def calendar_page(request: web.Request) -> web.Response:
     names = {c.id: c.name for c in runner.calendar.config.campaigns}
     return render_page(request, "campaigns.html", sess=sess, user=sess.user, csrf=sess.csrf, upcoming=upcoming,
                        history=history, names=names, first=first, last=last - timedelta(days=1),
-                       campaigns=runner.calendar.config.campaigns, describe=rules.describe,
+                       campaigns=runner.calendar.config.campaigns, describe=describe_zh,
                        warnings=runner.calendar.warnings, can_trigger=svc.policy.can(sess.user, "trigger_campaign"))
 
 
@@ -257,9 +259,11 @@ def _campaign_templates(request: web.Request) -> list[Any]:
 def _new_page(request: web.Request, sess: Any, *, form: dict[str, Any] | None = None, preview: Any = None,
               flash: str | None = None, flash_kind: str | None = None, status: int = 200) -> web.Response:
     runner = runner_for(service(request))
+    templates = _campaign_templates(request)
     return render_page(request, "campaigns_new.html", sess=sess, status=status, user=sess.user, csrf=sess.csrf,
-                       templates=_campaign_templates(request), townships=list(runner.calendar.areas.townships.values()),
-                       form=form or {}, preview=preview, flash=flash, flash_kind=flash_kind)
+                       templates=templates, townships=list(runner.calendar.areas.townships.values()),
+                       form=form or {}, preview=preview, flash=flash, flash_kind=flash_kind,
+                       examples={t.id: example(t) for t in templates})
 
 
 @routes.get("/campaigns/new")
@@ -324,10 +328,11 @@ async def _campaign_page(request: web.Request, sess: Any, *, preview: Any = None
         history = await occ_store.recent(conn, campaign=campaign.id, limit=50)
     upcoming = rules.occurrences(campaign.rule, now, now + timedelta(days=366), limit=10) if campaign.enabled else []
     return render_page(request, "campaigns_detail.html", sess=sess, status=status, user=sess.user, csrf=sess.csrf, c=campaign,
-                       rule=rules.describe(campaign.rule), upcoming=upcoming, history=history,
+                       rule=describe_zh(campaign.rule), upcoming=upcoming, history=history,
                        by_audience=by_audience, can_trigger=svc.policy.can(sess.user, "trigger_campaign"),
                        townships=list(runner.calendar.areas.townships.values()), preview=preview,
-                       form=form or {}, flash=flash, flash_kind=flash_kind)
+                       form=form or {}, flash=flash, flash_kind=flash_kind, occurrence_zh=OCCURRENCE_ZH,
+                       occurrence_reason_zh=occurrence_reason_zh)
 
 
 def _form_body(form: Any) -> TriggerBody:

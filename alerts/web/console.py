@@ -9,6 +9,7 @@ and may add a link to the navigation with `NAV.append(NavLink(...))`.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,14 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from alerts.clock import local
 from alerts.content.hazards import default_hazards
 from alerts.model import LEVEL_ZH, Level
 from alerts.recipients import mask_phone
 from alerts.store import drafts as draft_store
 from alerts.store import problems as problem_store
 from alerts.store import users as user_store
-from alerts.web.auth import check_csrf, console_session, service
+from alerts.web.auth import check_csrf, console_session, service, set_cookie
+from alerts.web.console_words import action_zh, actor_zh, origin_zh, target_zh, when
 
 log = logging.getLogger("alerts.console")
 routes = web.RouteTableDef()
@@ -79,7 +80,8 @@ def render(request: web.Request, name: str, sess: user_store.Session | None = No
     base: dict[str, Any] = {
         "service_name": svc.settings.service.name, "user": sess.user if sess else None,
         "csrf": sess.csrf if sess else "", "flash": None, "flash_kind": None, "nav": nav, "path": request.path,
-        "local": local, "level_zh": {lv.value: LEVEL_ZH[lv] for lv in Level},
+        "local": lambda dt: when(dt, svc.clock.now()), "action_zh": action_zh, "actor_zh": actor_zh, "target_zh": target_zh,
+        "origin_zh": origin_zh, "level_zh": {lv.value: LEVEL_ZH[lv] for lv in Level},
         "hazard_zh": {k: h.zh for k, h in default_hazards().items()}, "state_zh": STATE_ZH, "kind_zh": KIND_ZH,
         "audience_zh": AUDIENCE_ZH, "channel_zh": CHANNEL_ZH, "role_zh": ROLE_ZH,
         "waited": lambda dt: minutes_since(request, dt),
@@ -88,9 +90,37 @@ def render(request: web.Request, name: str, sess: user_store.Session | None = No
     return _env.get_template(name).render(**base)
 
 
+# Post/redirect/get: a POST answers 303 with its outcome in this short cookie, shown once by the next page,
+# so that refreshing the page after a decision never sends the form again.
+FLASH_COOKIE = "alerts_flash"
+
+
+def redirect_with_flash(request: web.Request, location: str, flash: str, kind: str | None = None) -> web.Response:
+    response = web.Response(status=303, headers={"Location": location})
+    set_cookie(request, response, FLASH_COOKIE, json.dumps([flash, kind]).encode().hex(), max_age=120)
+    return response
+
+
+def _take_flash(request: web.Request) -> tuple[str, str | None] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        text, kind = json.loads(bytes.fromhex(raw).decode())
+        return str(text), (str(kind) if kind else None)
+    except (ValueError, TypeError):
+        return None
+
+
 def render_page(request: web.Request, name: str, sess: user_store.Session | None = None, status: int = 200,
                 **ctx: Any) -> web.Response:
-    return web.Response(text=render(request, name, sess, **ctx), content_type="text/html", status=status)
+    flash = _take_flash(request) if FLASH_COOKIE in request.cookies else None
+    if flash is not None and not ctx.get("flash") and not name.startswith("_"):
+        ctx["flash"], ctx["flash_kind"] = flash
+    response = web.Response(text=render(request, name, sess, **ctx), content_type="text/html", status=status)
+    if FLASH_COOKIE in request.cookies and not name.startswith("_"):
+        response.del_cookie(FLASH_COOKIE, path="/")
+    return response
 
 
 def forbidden(request: web.Request, sess: user_store.Session, message: str) -> web.HTTPForbidden:

@@ -15,9 +15,11 @@ from alerts.store import accounts as account_store
 from alerts.store import users as user_store
 from alerts.textclean import clean
 from alerts.web.auth import DEVICE_COOKIE, check_csrf, client_origin, service
-from alerts.web.console import render_page, require_session
+from alerts.web.console import redirect_with_flash, render_page, require_session
+from alerts.web.console_errors import refusal_zh
 from alerts.web.guards import parse_id
 from alerts.workflow import audit
+from alerts.workflow.policy import Refused
 
 routes = web.RouteTableDef()
 
@@ -25,6 +27,10 @@ routes = web.RouteTableDef()
 async def _page(request: web.Request, sess: user_store.Session, *, flash: str | None = None,
                 flash_kind: str | None = None, secret: str | None = None, status: int = 200) -> web.Response:
     svc = service(request)
+    if request.method == "POST" and secret is None and flash and flash_kind is None and status == 200:
+        # post/redirect/get after a success (a refusal keeps its status code); only a new token's secret is
+        # shown in the POST's own answer (never stored).
+        return redirect_with_flash(request, "/account", flash, flash_kind)
     async with svc.db.read() as conn:
         tokens = await user_store.tokens_of(conn, sess.user.id)
         devices = await account_store.device_count(conn, sess.user.id)
@@ -100,7 +106,8 @@ async def change_password(request: web.Request) -> web.Response:
         return await _page(request, sess, flash="两次输入的新密码不一致。", flash_kind="error", status=400)
     problem = user_store.password_problem(password, sess.user.name)
     if problem:
-        return await _page(request, sess, flash=f"未修改：{problem}", flash_kind="error", status=400)
+        return await _page(request, sess, flash=f"未修改：{refusal_zh(Refused(problem, 400))}", flash_kind="error",
+                           status=400)
     async with svc.db.write() as conn:
         await user_store.set_password(conn, sess.user.id, password)
         ended = await user_store.end_sessions(conn, sess.user.id, keep=sess.id_hash)

@@ -17,7 +17,7 @@ from alerts.security import accounts
 from alerts.store import accounts as account_store
 from alerts.store import users as user_store
 from alerts.web.auth import client_origin, service
-from alerts.web.console import checked_form, render_page, require_permission
+from alerts.web.console import checked_form, redirect_with_flash, render_page, require_permission
 from alerts.web.guards import parse_id
 from alerts.workflow import audit
 
@@ -28,6 +28,10 @@ PERMISSION, WHAT = "manage_users", "管理用户"
 async def _page(request: web.Request, sess: user_store.Session, *, flash: str | None = None,
                 flash_kind: str | None = None, link: str | None = None, status: int = 200) -> web.Response:
     svc = service(request)
+    if request.method == "POST" and link is None and flash and flash_kind is None and status == 200:
+        # post/redirect/get after a success (a refusal keeps its status code); only a one-time enrolment link is
+        # shown in the POST's own answer (never stored).
+        return redirect_with_flash(request, "/admin/users", flash, flash_kind)
     async with svc.db.read() as conn:
         people = await user_store.all_users(conn)
         tokens = {u.id: [t for t in await user_store.tokens_of(conn, u.id) if not t.revoked] for u in people}

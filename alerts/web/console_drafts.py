@@ -15,8 +15,9 @@ from alerts.store import drafts as draft_store
 from alerts.store import users as user_store
 from alerts.store.tables import raw_inputs
 from alerts.web.auth import client_origin, service
-from alerts.web.console import checked_form, render_page, require_permission
-from alerts.web.console_estimates import recipients_estimate
+from alerts.web.console import checked_form, redirect_with_flash, render_page, require_permission
+from alerts.web.console_errors import refusal_zh
+from alerts.web.console_estimates import citywide_red, reach_by_message, recipients_estimate
 from alerts.web.views import message_json
 from alerts.workflow import audit
 from alerts.workflow.actions import NotFound
@@ -41,8 +42,7 @@ def _template_info(svc: Any, template_id: str) -> dict[str, Any] | None:
     return {"title": t.title, "status": t.status, "review": t.review, "version": t.version}
 
 
-async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *, flash: str | None = None,
-                flash_kind: str | None = None, status: int = 200) -> web.Response:
+async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *, status: int = 200) -> web.Response:
     svc = service(request)
     async with svc.db.read() as conn:
         record = await draft_store.get(conn, draft_id)
@@ -81,15 +81,21 @@ async def _page(request: web.Request, sess: user_store.Session, draft_id: int, *
         item["reach"] = reach.get(int(m.id), [])
         messages.append(item)
     can = {p: svc.policy.can(sess.user, p) for p in ("approve", "reject", "edit", "review_content", "compose")}
-    areas = svc.areas.names(sorted({a for m in record.messages for a in (m.areas or [])}))
+    area_codes = sorted({a for m in record.messages for a in (m.areas or [])})
+    areas = svc.areas.names(area_codes)
+    for item, m in zip(messages, record.messages, strict=True):
+        item["reaches"] = reach_by_message(estimate, m, svc.areas)
+    confirm = citywide_red(svc, d, area_codes, estimate)
     return render_page(
         request, "draft.html", sess, status=status, d=d, alert=alert, raw=raw, messages=messages, counts=counts,
         estimate=estimate, verdict=verdict, approvers=approvers, approvals=record.approvals, history=history,
-        chain=chain, chain_alerts=chain_alerts, can=can, areas=areas, flash=flash, flash_kind=flash_kind,
+        chain=chain, chain_alerts=chain_alerts, can=can, areas=areas,
         may_approve_now=d.state == "pending" and can["approve"] and sess.user.name not in excluded
         and not verdict.needs_expert,
         test_phones=len(svc.settings.workflow.test_audience.phones), follow_up=d.state in FOLLOW_UP_FROM,
-        stage_zh=STAGE_ZH, voice_counts=voice_counts, broadcast=broadcast, level_reason=alert_store.row_to_alert(alert).level_reason if alert is not None else "",
+        stage_zh=STAGE_ZH, voice_counts=voice_counts, broadcast=broadcast, confirm_citywide=confirm,
+        area_codes=area_codes,
+        level_reason=alert_store.row_to_alert(alert).level_reason if alert is not None else "",
     )
 
 
@@ -100,16 +106,17 @@ async def draft_page(request: web.Request) -> web.Response:
 
 
 async def _decide(request: web.Request, permission: str, what: str, act: Any, done: Any) -> web.Response:
+    """Every decision answers with a redirect to the draft page (post/redirect/get), its outcome shown once."""
     sess, form = await checked_form(request, permission, what)
     draft_id = _id(request)
     try:
         decision = await act(sess.user, draft_id, form)
-    except NotFound as exc:
-        raise web.HTTPNotFound(text=f"没有这条记录：{exc}") from None
+    except NotFound:
+        raise web.HTTPNotFound(text=f"没有编号为 {draft_id} 的消息或其中的内容。") from None
     except (Refused, TransitionError) as exc:
-        status = exc.status if isinstance(exc, Refused) else 409
-        return await _page(request, sess, draft_id, flash=f"未执行：{exc}", flash_kind="error", status=status)
-    return await _page(request, sess, draft_id, flash=done(decision) if callable(done) else done)
+        return redirect_with_flash(request, f"/drafts/{draft_id}", f"未执行：{refusal_zh(exc)}", "error")
+    target = getattr(decision, "draft_id", None) or draft_id
+    return redirect_with_flash(request, f"/drafts/{target}", done(decision) if callable(done) else done)
 
 
 def _wake(request: web.Request) -> None:
@@ -129,6 +136,7 @@ async def approve(request: web.Request) -> web.Response:
     svc = service(request)
 
     async def act(user: Any, draft_id: int, form: Any) -> Any:
+        await _check_citywide_confirmation(svc, draft_id, form)
         decision = await svc.actions.approve(user, draft_id, origin=_origin(request))
         if decision.state == "dispatching":
             _wake(request)
@@ -136,10 +144,23 @@ async def approve(request: web.Request) -> web.Response:
 
     def done(decision: Any) -> str:
         if decision.state == "pending":
-            return f"已记录您的批准（{decision.note.replace(' of ', '/').replace(' approvals', '')}），还需要另一位审批人批准。"
+            return "已记录您的批准，还需要另一位审批人批准。"
         return f"已批准，正在发送（{decision.deliveries} 条待发）。"
 
     return await _decide(request, "approve", "批准消息", act, done)
+
+
+async def _check_citywide_confirmation(svc: Any, draft_id: int, form: Any) -> None:
+    """A red warning to the whole city is approved only with the box naming the count ticked (also without JS)."""
+    async with svc.db.read() as conn:
+        record = await draft_store.get(conn, draft_id)
+        if record is None:
+            raise NotFound(f"no draft {draft_id}")
+        estimate = await recipients_estimate(conn, svc, record.row, record.messages)
+    codes = sorted({a for m in record.messages for a in (m.areas or [])})
+    confirm = citywide_red(svc, record.row, codes, estimate)
+    if confirm is not None and form.get("confirm_citywide") != "yes":
+        raise Refused(f"citywide red: confirm sending to {confirm}", 409)
 
 
 @routes.post("/drafts/{id}/reject")
@@ -194,13 +215,12 @@ async def correct(request: web.Request) -> web.Response:
     draft_id = _id(request)
     try:
         decision = await svc.actions.correct(sess.user, draft_id, str(form.get("reason", "")), origin=_origin(request))
-    except NotFound as exc:
-        raise web.HTTPNotFound(text=f"没有这条记录：{exc}") from None
+    except NotFound:
+        raise web.HTTPNotFound(text=f"没有编号为 {draft_id} 的消息。") from None
     except (Refused, TransitionError) as exc:
-        status = exc.status if isinstance(exc, Refused) else 409
-        return await _page(request, sess, draft_id, flash=f"未执行：{exc}", flash_kind="error", status=status)
-    return await _page(request, sess, decision.draft_id,
-                       flash=f"已生成对 #{draft_id} 的更正稿。请修改各条内容，然后交专家审核和审批。")
+        return redirect_with_flash(request, f"/drafts/{draft_id}", f"未执行：{refusal_zh(exc)}", "error")
+    return redirect_with_flash(request, f"/drafts/{decision.draft_id}",
+                               f"已生成对 #{draft_id} 的更正稿。请修改各条内容，然后交专家审核和审批。")
 
 
 @routes.get("/alerts/{id}/raw")

@@ -55,3 +55,45 @@ async def recipients_estimate(conn: AsyncConnection, svc: Any, draft: Any, messa
             name = (svc.areas.names([code]) or [code])[0]
             rows.append(EstimateRow(name, m.audience, counts.get(code, 0), unit))
     return rows
+
+
+@dataclass
+class Reach:
+    """Whom one message reaches: the count (people or organisations) and the townships by name."""
+
+    count: int
+    unit: str
+    townships: list[str]
+
+
+def reach_by_message(estimate: list[EstimateRow], message: Any, areas: Any) -> Reach | None:
+    """The estimate rows that belong to this message's audience and townships, summed."""
+    if message.channel == "voice":
+        return None
+    if estimate and estimate[0].audience == "test":
+        return Reach(estimate[0].count, estimate[0].unit, [estimate[0].area])
+    names = areas.names(sorted(message.areas or []))
+    rows = [r for r in estimate if r.audience == message.audience and r.area in names]
+    if not rows:
+        return None
+    return Reach(sum(r.count for r in rows), rows[0].unit, names)
+
+
+def people_zh(n: int) -> str:
+    """A count of people as said aloud: 450000 → 45万, 12345 → 1.2万, 812 → 812."""
+    if n >= 100_000:
+        return f"{round(n / 10_000)}万"
+    if n >= 10_000:
+        return f"{n / 10_000:.1f}万".replace(".0万", "万")
+    return str(n)
+
+
+def citywide_red(svc: Any, draft: Any, area_codes: list[str], estimate: list[EstimateRow]) -> str | None:
+    """For a red warning to every township, the sentence the approver confirms (将向高平市全境约45万人发送);
+    otherwise None. The count is the residents it reaches (the configured population when no resident is reached)."""
+    townships = set(svc.areas.townships)
+    if draft.level != "red" or draft.exercise or not townships or not townships <= set(area_codes):
+        return None
+    residents_count = sum(r.count for r in estimate if r.audience == "residents")
+    population = svc.areas.population(sorted(townships)) or 0
+    return f"将向{svc.areas.region_name}全境约{people_zh(residents_count or population)}人发送"

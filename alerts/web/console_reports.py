@@ -10,6 +10,7 @@ from alerts.store import drafts as draft_store
 from alerts.store import feeds as feed_store
 from alerts.web.auth import service
 from alerts.web.console import render_page, require_permission
+from alerts.web.template_examples import EXAMPLE_AREAS, EXAMPLE_ISSUER, example
 from alerts.workflow import audit
 
 routes = web.RouteTableDef()
@@ -61,8 +62,10 @@ async def templates(request: web.Request) -> web.Response:
     every = sorted(svc.library.templates, key=lambda t: (t.hazard, t.stage, t.audience, t.channel, t.id))
     totals = {s: sum(1 for t in every if t.status == s) for s in TEMPLATE_STATUS_ZH}
     shown = [t for t in every if not wanted or t.status == wanted]
+    examples = {t.id: example(t) for t in shown}
     return render_page(request, "templates.html", sess, templates=shown, totals=totals, wanted=wanted,
-                       status_zh=TEMPLATE_STATUS_ZH, problems=svc.library.problems)
+                       status_zh=TEMPLATE_STATUS_ZH, problems=svc.library.problems, examples=examples,
+                       example_note=f"{EXAMPLE_ISSUER}发布的橙色预警、{'、'.join(EXAMPLE_AREAS)}")
 
 
 @routes.get("/audit")

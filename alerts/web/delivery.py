@@ -9,10 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from alerts.clock import local
 from alerts.store import delivery_stats
 from alerts.web.auth import api_user, json_error, service
 from alerts.web.console import NAV, NavLink, render_page, require_permission
+from alerts.web.console_words import when as local
 
 routes = web.RouteTableDef()
 

@@ -8,12 +8,21 @@ from typing import Any
 
 from aiohttp import web
 
-from alerts.clock import SHANGHAI, local
+from alerts.clock import SHANGHAI
 from alerts.events import store
 from alerts.events.publishing import allowed_targets
 from alerts.events.view import event_view, silent_counts, summary_row
 from alerts.web.auth import client_origin, service
-from alerts.web.console import NAV, NavLink, checked_form, forbidden, render_page, require_permission
+from alerts.web.console import (
+    NAV,
+    NavLink,
+    checked_form,
+    redirect_with_flash,
+    render_page,
+    require_permission,
+)
+from alerts.web.console_errors import refusal_zh
+from alerts.web.console_words import when as local
 from alerts.workflow.actions import NotFound
 from alerts.workflow.policy import Refused
 from alerts.workflow.states import TransitionError
@@ -53,7 +62,8 @@ async def events_page(request: web.Request) -> web.Response:
     async with svc.db.read() as conn:
         rows = await store.list_events(conn)
         counts = await silent_counts(conn, [int(r.id) for r in rows])
-    items = [summary_row(r, counts.get(int(r.id))) for r in rows]
+    # An event without acknowledgement requests has no counts: zero, not a missing field (a 500 before).
+    items = [summary_row(r, counts.get(int(r.id)) or {"units": 0, "silent": 0}) for r in rows]
     return render_page(request, "events.html", sess, events=items, local_iso=local_iso, can=_can(request, sess.user),
                        townships=list(svc.areas.townships.values()), hazards=_hazards(request))
 
@@ -72,7 +82,7 @@ async def open_form(request: web.Request) -> web.Response:
             level=str(form.get("level", "")) or None, areas=[str(a) for a in form.getall("areas", [])],
             origin=f"console:{client_origin(request)}")
     except Refused as exc:
-        raise forbidden(request, sess, f"未能开启事件：{exc}") from None
+        return redirect_with_flash(request, "/events", f"未能开启事件：{refusal_zh(exc)}", "error")
     raise web.HTTPSeeOther(f"/events/{event_id}")
 
 
@@ -104,9 +114,8 @@ async def _act(request: web.Request, sess: Any, event_id: int, action: Any, done
     except NotFound:
         raise web.HTTPNotFound(text="没有这一项。") from None
     except (Refused, TransitionError) as exc:
-        status = exc.status if isinstance(exc, Refused) else 409
-        return await _page(request, sess, event_id, flash=f"未完成：{exc}", flash_kind="error", status=status)
-    return await _page(request, sess, event_id, flash=done)
+        return redirect_with_flash(request, f"/events/{event_id}", f"未完成：{refusal_zh(exc)}", "error")
+    return redirect_with_flash(request, f"/events/{event_id}", done)
 
 
 @routes.post("/events/{id}/close")
@@ -150,7 +159,7 @@ async def policy_form(request: web.Request) -> web.Response:
     except NotFound:
         raise web.HTTPNotFound(text="没有这个事件。") from None
     except Refused as exc:
-        return await _page(request, sess, event_id, flash=f"未起草：{exc}", flash_kind="error", status=exc.status)
+        return redirect_with_flash(request, f"/events/{event_id}", f"未起草：{refusal_zh(exc)}", "error")
     raise web.HTTPSeeOther(f"/drafts/{decision.draft_id}")
 
 
@@ -161,7 +170,7 @@ async def rumour_form(request: web.Request) -> web.Response:
     try:
         seen_at = datetime.fromisoformat(str(form.get("seen_at", ""))).replace(tzinfo=SHANGHAI)
     except ValueError:
-        return await _page(request, sess, event_id, flash="未登记：请填写看到的时间。", flash_kind="error", status=422)
+        return redirect_with_flash(request, f"/events/{event_id}", "未登记：请填写看到的时间。", "error")
     return await _act(request, sess, event_id, service(request).events.publishing.record_rumour(
         sess.user, event_id, claim=str(form.get("claim", "")), seen_where=str(form.get("seen_where", "")),
         seen_at=seen_at, origin=f"console:{client_origin(request)}"), "已登记网传说法，可起草辟谣回应。")
@@ -178,7 +187,7 @@ async def response_form(request: web.Request) -> web.Response:
     except NotFound:
         raise web.HTTPNotFound(text="没有这条网传说法。") from None
     except Refused as exc:
-        return await _page(request, sess, event_id, flash=f"未起草：{exc}", flash_kind="error", status=exc.status)
+        return redirect_with_flash(request, f"/events/{event_id}", f"未起草：{refusal_zh(exc)}", "error")
     raise web.HTTPSeeOther(f"/drafts/{decision.draft_id}")
 
 
@@ -191,8 +200,8 @@ async def sign_off_form(request: web.Request) -> web.Response:
     except NotFound:
         raise web.HTTPNotFound(text="没有这条消息。") from None
     except (Refused, TransitionError) as exc:
-        raise forbidden(request, sess, f"未审签：{exc}") from None
-    raise web.HTTPSeeOther(f"/drafts/{draft_id}")
+        return redirect_with_flash(request, f"/drafts/{draft_id}", f"未审签：{refusal_zh(exc)}", "error")
+    return redirect_with_flash(request, f"/drafts/{draft_id}", "已审签，辟谣回应可以交审批人批准。")
 
 
 # --- one-click acknowledgement (no login) ----------------------------------------------------

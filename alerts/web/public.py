@@ -78,6 +78,7 @@ async def atom_feed(request: web.Request) -> web.Response:
     sub(feed, "title", config.feed.title)
     sub(feed, "updated", _atom_time(items[0].issued_at if items else svc.clock.now()))
     sub(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feeds/alerts.atom")
+    sub(feed, "link", rel="alternate", type="text/html", href=f"{base}/public")  # the page people read
     sub(sub(feed, "author"), "name", author)
     for p in items:
         entry = sub(feed, "entry")

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("ALERTS_CHROMIUM", "/usr/bin/chromium"))
+# ALERTS_BROWSER (as the rules and CI name it) or ALERTS_CHROMIUM; Debian's chromium by default.
+CHROMIUM = Path(os.environ.get("ALERTS_BROWSER") or os.environ.get("ALERTS_CHROMIUM") or "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (CI installs it; set ALERTS_CHROMIUM to use another)")
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (CI installs it; set ALERTS_BROWSER to use another)")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:

@@ -106,7 +106,7 @@ async def test_a_user_cannot_approve_a_draft_they_edited(browser: Any, served: S
     # The server refuses too, even when the page is bypassed.
     await button.evaluate("b => b.disabled = false")
     await button.click()
-    assert "four eyes" in await page.locator(".flash.error").inner_text()
+    assert "双人原则" in await page.locator(".flash.error").inner_text()
     assert await _state(served, draft_id) == "pending"
     await page.context.close()
 

@@ -206,7 +206,7 @@ async def test_console_calendar_and_campaign_page_with_preview_and_submit(site: 
             assert r.status == 303 and r.headers["Location"].startswith("/drafts/")
         async with http.get(f"{site.base}/campaigns/heat_spell") as r:
             page = await r.text()
-            assert "手动：qx.campaigner" in page and "drafted" in page
+            assert "手动：qx.campaigner" in page and "已生成消息" in page
         async with http.post(f"{site.base}/campaigns/heat_spell/trigger", data={**form, "csrf": "forged"}) as r:
             assert r.status == 403
         async with http.post(f"{site.base}/campaigns/heat_spell/trigger",

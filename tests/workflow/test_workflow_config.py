@@ -28,7 +28,8 @@ def test_the_shipped_roles_match_the_departments(config_dir: Path) -> None:
 
 
 def test_a_misspelt_permission_is_named(config_dir: Path) -> None:
-    [line] = _problems(config_dir, "approver: [view, approve, reject]", "approver: [view, aprove, reject]")
+    [line] = _problems(config_dir, "approver: [view, approve, reject, lookup_phone]",
+                       "approver: [view, aprove, reject, lookup_phone]")
     assert "workflow.yaml" in line and "roles.approver" in line and "'aprove'" in line
 
 
