@@ -142,6 +142,8 @@ async def list_public(conn: AsyncConnection, *, audiences: list[str], kinds: lis
          .where(and_(drafts.c.state.in_(APPROVED_STATES), drafts.c.exercise.is_(False),
                      messages.c.audience.in_(audiences), drafts.c.kind.in_(kinds),
                      messages.c.language.in_(languages or ["zh-CN"]),
+                     # A spoken version says the same as its written text, for the ear: not published twice.
+                     messages.c.channel != "voice",
                      (alerts.c.id.is_(None)) | (alerts.c.scope == "Public")))
          .order_by(drafts.c.decided_at.desc(), messages.c.id.desc())
          .limit(limit))

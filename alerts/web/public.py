@@ -47,7 +47,7 @@ def _message_id(request: web.Request) -> int:
 
 def in_feed(p: Published, config: NoticesConfig) -> bool:
     """The same rule as the feed query: approved, public, not an exercise, a listed audience and kind."""
-    return (p.approved and p.public and p.audience in config.feed.public_audiences
+    return (p.approved and p.public and p.audience in config.feed.public_audiences and p.channel != "voice"
             and p.kind in config.feed.kinds and p.language in config.feed.languages)
 
 
