@@ -45,10 +45,10 @@ async def on_alert(desk: Any, conn: AsyncConnection, alert: Alert, *, alert_id: 
         event_id = await _open_event_for(desk, conn, alert, areas, now)
         await store.link_chain(conn, event_id, chain_id, now)
     level = alert.level.value if alert.level else None
-    raised = await store.raise_level(conn, event_id, level=level, areas=areas, at=now)
+    raised, event = await store.raise_level_and_read(conn, event_id, level=level, areas=areas, at=now)
     await store.log(conn, event_id, at=now, actor="system", kind="alert",
                     text=f"收到预警：{headline}" + ("（级别提高）" if raised else ""), ref=f"alert:{alert_id}")
-    await start(desk, conn, event_id, now)
+    await start(desk, conn, event_id, now, event=event)
     return event_id
 
 
@@ -108,13 +108,21 @@ async def _cancelled(conn: AsyncConnection, event_id: int, chain_id: int, headli
     await store.log(conn, event_id, at=now, actor="system", kind="alert", text=text, ref=f"chain:{chain_id}")
 
 
-async def start(desk: Any, conn: AsyncConnection, event_id: int, now: datetime) -> dict[str, int]:
-    """Create what the event's level and areas call for and is not there yet; counts of what was added."""
-    event = await store.get_event(conn, event_id)
+async def start(desk: Any, conn: AsyncConnection, event_id: int, now: datetime, *,
+                event: Any | None = None) -> dict[str, int]:
+    """Create what the event's level and areas call for and is not there yet; counts of what was added.
+    `event` is the event's row when the caller has just read (and written) it in this transaction."""
+    if event is None:
+        event = await store.get_event(conn, event_id)
     added = {"tasks": 0, "callouts": 0, "institutions": 0}
     if event is None or event.state != "open":
         return added
+    # Most alerts join an event that has its tasks already: one read spares an insert attempt per task
+    # (the unique constraint and add_task's ON CONFLICT still settle a race).
+    existing = await store.task_keys(conn, event_id)
     for entry in desk.departments.tasks_for(event.hazard, event.level):
+        if (entry.department, entry.task) in existing:
+            continue
         dept = desk.departments.departments[entry.department]
         sk = desk.skeletons.get("task", entry.task)
         title = sk.title if sk is not None else entry.task
