@@ -88,9 +88,11 @@ async def raise_level(conn: AsyncConnection, event_id: int, *, level: str | None
 
 
 async def raise_level_and_read(conn: AsyncConnection, event_id: int, *, level: str | None, areas: list[str],
-                               at: datetime) -> tuple[bool, Any | None]:
-    """raise_level, and the event as it is now (None if there is none): what was written is not read again."""
-    row = await get_event(conn, event_id)
+                               at: datetime, row: Any | None = None) -> tuple[bool, Any | None]:
+    """raise_level, and the event as it is now (None if there is none): what was written is not read again.
+    `row` is the event as already read in this transaction, if the caller has it."""
+    if row is None:
+        row = await get_event(conn, event_id)
     if row is None:
         return False, None
     higher = level_rank(level) > level_rank(row.level)
