@@ -140,10 +140,11 @@ class Service:
                                              outcome="refused", reason=refused)
                 log.warning("refused input from %s (%s): %s", source, origin, refused)
                 return Intake(raw_id=raw_id, refused=refused)
-            raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now, outcome="stored")
             stored = await lifecycle.store(conn, alert, now=now)
-            await inputs.set_outcome(conn, raw_id, outcome="duplicate" if stored.duplicate else "stored",
-                                     alert_id=stored.alert_id)
+            # Recorded once its fate is known (same transaction): one INSERT instead of INSERT + UPDATE.
+            raw_id = await inputs.record(conn, data=data, source=source, origin=origin, at=now,
+                                         outcome="duplicate" if stored.duplicate else "stored",
+                                         alert_id=stored.alert_id)
             intake = Intake(raw_id=raw_id, alert_id=stored.alert_id, duplicate=stored.duplicate)
             if stored.duplicate or stored.cancelled_on_arrival:
                 return intake

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from alerts.literals import Filter, Scan, necessary, possible
 from alerts.model import Level
 
 Change = Literal["raise", "lower", "adjust", "extend", "end", "withdraw"]
@@ -36,62 +37,89 @@ class Reading:
 
 
 class Words:
-    """Compiled from hazards.yaml `text_levels` and `change_phrases`."""
+    """Compiled from hazards.yaml `text_levels` and `change_phrases`, once per configuration.
+
+    Each regex carries its necessary literals (alerts/literals.py): a text lacking all of them is not
+    searched, which is what most texts are for most patterns, and what made reading the words slow.
+    """
 
     def __init__(self, text_levels: Mapping[Level, list[str]], phrases: Mapping[str, list[str]]) -> None:
-        self._levels = _alternation({lv.value: pats for lv, pats in text_levels.items()})
+        self._levels = _alternation("levels", {lv.value: pats for lv, pats in text_levels.items()})
         target = {lv.value: [*pats, _BARE[lv.value], _GRADE_TARGET[lv.value]] for lv, pats in text_levels.items()}
-        self._targets = _alternation(target)
-        self._phrases = {kind: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE)
-                         for kind, pats in phrases.items() if pats}
+        self._targets = _alternation("targets", target)
+        self._phrases = [(kind, re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE))
+                         for kind, pats in phrases.items() if pats]
+        # One Scan per configuration: which patterns a text can match at all, from their literals.
+        groups: dict[str, list[Filter]] = {kind: [necessary(p, re.IGNORECASE) for p in pats]
+                                           for kind, pats in phrases.items() if pats}
+        groups.update({c.key: list(c.filters) for c in (self._levels, self._targets) if c is not None})
+        self._scan = Scan(groups)
 
-    def read(self, text: str) -> Reading:
+    def read(self, text: str, *, mentioned: bool = True, level: bool = True) -> Reading:
+        """What `text` says. Without `mentioned` the reading leaves `mentioned` empty, without `level`
+        also `level`: callers that do not use them skip the scans."""
         if not text:
             return Reading()
-        named = self._all_levels(text)
-        change, where = self._change(text)
-        level = None
+        keys = self._scan.keys(text)
+        named = self._all_levels(text, keys) if mentioned else []
+        change, where = self._change(text, keys)
+        said = None
+        if not level:
+            return Reading(None, change, frozenset(named))
         if change in TARGETED and where is not None:
-            level = self._first(self._targets, text[where:])
-        if level is None and named:
-            level = named[0]  # the first level the text names: the scan above already found it
-        return Reading(level, change, frozenset(named))
+            after = text[where:]
+            said = self._first(self._targets, after, None if keys is None else self._scan.keys(after))
+        if said is None:
+            # The first level the text names (the scan above found it when it ran).
+            said = (named[0] if named else None) if mentioned else self._first(self._levels, text, keys)
+        return Reading(said, change, frozenset(named))
 
-    def _change(self, text: str) -> tuple[Change | None, int | None]:
-        found: dict[Change, re.Match[str]] = {}
-        for kind, pattern in self._phrases.items():
+    def _change(self, text: str, keys: frozenset[str] | None) -> tuple[Change | None, int | None]:
+        found: dict[str, re.Match[str]] = {}
+        for kind, pattern in self._phrases:
+            if not possible(kind, keys):
+                continue
             match = pattern.search(text)
             if match is not None:
-                found[kind] = match  # type: ignore[index]
+                found[kind] = match
         for kind in PRECEDENCE:
             if kind in found:
                 return kind, found[kind].end()
         return None, None
 
     @staticmethod
-    def _first(pattern: tuple[re.Pattern[str], dict[str, Level]] | None, text: str) -> Level | None:
-        if pattern is None:
+    def _first(pattern: _Compiled | None, text: str, keys: frozenset[str] | None) -> Level | None:
+        if pattern is None or not possible(pattern.key, keys):
             return None
-        regex, names = pattern
-        match = regex.search(text)
-        return names[match.lastgroup] if match and match.lastgroup else None
+        match = pattern.regex.search(text)
+        return pattern.names[match.lastgroup] if match and match.lastgroup else None
 
-    def _all_levels(self, text: str) -> list[Level]:
-        if self._levels is None:
+    def _all_levels(self, text: str, keys: frozenset[str] | None) -> list[Level]:
+        pattern = self._levels
+        if pattern is None or not possible(pattern.key, keys):
             return []
-        regex, names = self._levels
-        return [names[m.lastgroup] for m in regex.finditer(text) if m.lastgroup]
+        return [pattern.names[m.lastgroup] for m in pattern.regex.finditer(text) if m.lastgroup]
 
 
-def _alternation(table: Mapping[str, list[str]]) -> tuple[re.Pattern[str], dict[str, Level]] | None:
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    key: str  # its group in the Scan
+    regex: re.Pattern[str]
+    names: dict[str, Level]  # group name -> the level it names
+    filters: tuple[Filter, ...]  # one per alternative: alerts/literals.py
+
+
+def _alternation(key: str, table: Mapping[str, list[str]]) -> _Compiled | None:
     names: dict[str, Level] = {}
     parts = []
+    filters = []
     for level, patterns in table.items():
         for pattern in patterns:
             name = f"l{len(names)}"
             names[name] = Level(level)
             parts.append(f"(?P<{name}>{pattern})")
-    return (re.compile("|".join(parts), re.IGNORECASE), names) if parts else None
+            filters.append(necessary(pattern, re.IGNORECASE))
+    return _Compiled(key, re.compile("|".join(parts), re.IGNORECASE), names, tuple(filters)) if parts else None
 
 
 def arbitrate(words: Reading, grade: Level | None, severity: Level | None, *, grade_text: str = "",

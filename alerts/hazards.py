@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from alerts.hazard_words import Reading, Words, arbitrate
+from alerts.hazard_words import TARGETED, Reading, Words, arbitrate
 from alerts.model import Alert, Geocode, Info, Level
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "hazards.yaml"
@@ -250,14 +250,17 @@ class HazardTable:
         may carry the change ("继续发布…") and, after a change phrase, the target."""
         headline = self._words.read(info.headline)
         event = self._words.read(info.event)
-        description = self._words.read(info.description)
-        change = headline.change or event.change or description.change
-        if headline.change in ("raise", "lower", "adjust") and headline.level is not None:
+        change = headline.change or event.change
+        if headline.change in TARGETED and headline.level is not None:
             level = headline.level
         else:
             level = event.level or headline.level
-        if level is None and description.change in ("raise", "lower", "adjust"):
-            level = description.level
+        # The description is the longest text and matters least: read only what is still open.
+        if change is None or level is None:
+            description = self._words.read(info.description, mentioned=False, level=False)
+            change = change or description.change
+            if level is None and description.change in TARGETED:
+                level = self._words.read(info.description, mentioned=False).level
         return Reading(level, change, headline.mentioned | event.mentioned)
 
     def _by_codes(self, codes: Iterable[Geocode]) -> tuple[str | None, Level | None]:

@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from alerts.cli.common import config_option, fail, router_or_exit, settings_or_exit
-from alerts.feeds.cap import parse_alert
+from alerts.feeds.cap import parse_alert, read_alert
 from alerts.feeds.index import parse_index
-from alerts.feeds.poller import FEED_ROOTS, root_name
-from alerts.feeds.safexml import Rejected
+from alerts.feeds.poller import FEED_ROOTS, local_name, sound_root
+from alerts.feeds.safexml import DEFAULT_LIMITS, Rejected, refits
 from alerts.hazards import DEFAULT_PATH, HazardConfigError, HazardTable
 from alerts.model import Alert
 
@@ -33,9 +33,12 @@ class Read:
 def read_document(path: str, data: bytes, hazards: HazardTable) -> Read:
     """Parse one CAP document or index feed. Linked CAP documents are not fetched (offline by design)."""
     out = Read(path)
-    if root_name(data) not in FEED_ROOTS:  # not a sound feed: parse_alert gives the reason
+    root = sound_root(data)
+    if local_name(root) not in FEED_ROOTS:  # not a sound feed: parse_alert gives the reason
         try:
-            out.alerts.append((path, hazards.normalise(parse_alert(data))))
+            # The tree parsed above serves when the alert limits would accept it too (one parse).
+            alert = read_alert(root) if root is not None and refits(data, root, DEFAULT_LIMITS) else parse_alert(data)
+            out.alerts.append((path, hazards.normalise(alert)))
         except Rejected as exc:
             out.rejected.append(exc.reason)
         return out

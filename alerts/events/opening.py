@@ -39,22 +39,25 @@ async def on_alert(desk: Any, conn: AsyncConnection, alert: Alert, *, alert_id: 
         if event_id is not None:
             await _cancelled(conn, event_id, chain_id, headline, now)
         return event_id
+    joined = None
     if event_id is None:
         if not opens(desk, alert):
             return None
-        event_id = await _open_event_for(desk, conn, alert, areas, now)
+        event_id, joined = await _open_event_for(desk, conn, alert, areas, now)
         await store.link_chain(conn, event_id, chain_id, now)
     level = alert.level.value if alert.level else None
-    raised = await store.raise_level(conn, event_id, level=level, areas=areas, at=now)
+    raised, event = await store.raise_level_and_read(conn, event_id, level=level, areas=areas, at=now, row=joined)
     await store.log(conn, event_id, at=now, actor="system", kind="alert",
                     text=f"收到预警：{headline}" + ("（级别提高）" if raised else ""), ref=f"alert:{alert_id}")
-    await start(desk, conn, event_id, now)
+    await start(desk, conn, event_id, now, event=event)
     return event_id
 
 
-async def _open_event_for(desk: Any, conn: AsyncConnection, alert: Alert, areas: list[str], now: datetime) -> int:
+async def _open_event_for(desk: Any, conn: AsyncConnection, alert: Alert, areas: list[str],
+                          now: datetime) -> tuple[int, Any | None]:
     """An open event of the same hazard takes the chain (one rainstorm over the city is one emergency, also
-    when warned township by township; its areas widen); otherwise a new event opens."""
+    when warned township by township; its areas widen); otherwise a new event opens.
+    (event id, its row when an open event was joined: read in this transaction, not read again)."""
     if conn.dialect.name == "postgresql":
         # Replicas storing two warnings of one hazard at once must not open two events: the search and
         # the opening are serialised until this transaction commits (SQLite has one writer anyway).
@@ -63,7 +66,7 @@ async def _open_event_for(desk: Any, conn: AsyncConnection, alert: Alert, areas:
         if ev.hazard is not None and ev.hazard == alert.hazard:
             await store.log(conn, int(ev.id), at=now, actor="system", kind="linked",
                             text="同一灾种的又一条预警并入本事件")
-            return int(ev.id)
+            return int(ev.id), ev
     level = alert.level.value if alert.level else None
     origin = "warning" if level_rank(level) >= level_rank(desk.config.open.min_level) else "emergency"
     title = desk.texts.title(alert.hazard, level, areas)
@@ -72,7 +75,7 @@ async def _open_event_for(desk: Any, conn: AsyncConnection, alert: Alert, areas:
     await store.log(conn, event_id, at=now, actor="system", kind="opened", text=f"事件自动开启：{title}")
     await audit.append(conn, at=now, actor="system", action="event.opened", target=f"event:{event_id}",
                        origin="pipeline", after={"title": title, "hazard": alert.hazard, "level": level, "areas": areas})
-    return event_id
+    return event_id, None
 
 
 async def open_by_hand(desk: Any, conn: AsyncConnection, *, title: str, hazard: str | None, level: str | None,
@@ -108,13 +111,21 @@ async def _cancelled(conn: AsyncConnection, event_id: int, chain_id: int, headli
     await store.log(conn, event_id, at=now, actor="system", kind="alert", text=text, ref=f"chain:{chain_id}")
 
 
-async def start(desk: Any, conn: AsyncConnection, event_id: int, now: datetime) -> dict[str, int]:
-    """Create what the event's level and areas call for and is not there yet; counts of what was added."""
-    event = await store.get_event(conn, event_id)
+async def start(desk: Any, conn: AsyncConnection, event_id: int, now: datetime, *,
+                event: Any | None = None) -> dict[str, int]:
+    """Create what the event's level and areas call for and is not there yet; counts of what was added.
+    `event` is the event's row when the caller has just read (and written) it in this transaction."""
+    if event is None:
+        event = await store.get_event(conn, event_id)
     added = {"tasks": 0, "callouts": 0, "institutions": 0}
     if event is None or event.state != "open":
         return added
+    # Most alerts join an event that has its tasks already: one read spares an insert attempt per task
+    # (the unique constraint and add_task's ON CONFLICT still settle a race).
+    existing = await store.task_keys(conn, event_id)
     for entry in desk.departments.tasks_for(event.hazard, event.level):
+        if (entry.department, entry.task) in existing:
+            continue
         dept = desk.departments.departments[entry.department]
         sk = desk.skeletons.get("task", entry.task)
         title = sk.title if sk is not None else entry.task

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -82,15 +83,27 @@ async def chains_of(conn: AsyncConnection, event_id: int) -> list[int]:
 async def raise_level(conn: AsyncConnection, event_id: int, *, level: str | None, areas: list[str],
                       at: datetime) -> bool:
     """Widen the event to a higher level and more areas; True when the level went up."""
-    row = await get_event(conn, event_id)
+    higher, _ = await raise_level_and_read(conn, event_id, level=level, areas=areas, at=at)
+    return higher
+
+
+async def raise_level_and_read(conn: AsyncConnection, event_id: int, *, level: str | None, areas: list[str],
+                               at: datetime, row: Any | None = None) -> tuple[bool, Any | None]:
+    """raise_level, and the event as it is now (None if there is none): what was written is not read again.
+    `row` is the event as already read in this transaction, if the caller has it."""
     if row is None:
-        return False
+        row = await get_event(conn, event_id)
+    if row is None:
+        return False, None
     higher = level_rank(level) > level_rank(row.level)
     merged = sorted(set(row.areas or []) | set(areas))
     if higher or merged != list(row.areas or []):
         await conn.execute(update(events).where(events.c.id == event_id).values(
             level=level if higher else row.level, areas=merged, updated_at=at))
-    return higher
+        # The row as written, for callers that go on with the event (attribute access like a Row).
+        row = SimpleNamespace(**{**row._mapping, "level": level if higher else row.level, "areas": merged,
+                                 "updated_at": at})
+    return higher, row
 
 
 async def close_event(conn: AsyncConnection, event_id: int, *, by: str, note: str, at: datetime) -> bool:
@@ -118,6 +131,13 @@ async def add_task(conn: AsyncConnection, event_id: int, task: NewTask, at: date
         .returning(event_tasks.c.id))
     row = result.first()
     return int(row.id) if row else None
+
+
+async def task_keys(conn: AsyncConnection, event_id: int) -> set[tuple[str, str]]:
+    """(department, task) of the tasks the event has: one read instead of one insert attempt per task."""
+    rows = await conn.execute(select(event_tasks.c.department, event_tasks.c.task)
+                              .where(event_tasks.c.event_id == event_id))
+    return {(r.department, r.task) for r in rows}
 
 
 async def tasks_of(conn: AsyncConnection, event_id: int) -> list[Any]:

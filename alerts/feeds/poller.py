@@ -32,6 +32,8 @@ from alerts.store import inputs
 from alerts.store import problems as problem_store
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from alerts.app import Service
 
 log = logging.getLogger("alerts.feeds")
@@ -54,10 +56,19 @@ class PollReport:
 
 def root_name(data: bytes) -> str | None:
     """Local name of the document's root element, or None when it is not sound XML."""
+    return local_name(sound_root(data))
+
+
+def sound_root(data: bytes) -> etree._Element | None:
+    """The document parsed under the feed limits, or None when it is not sound XML."""
     try:
-        tag = parse_xml(data, FEED_LIMITS).tag
+        return parse_xml(data, FEED_LIMITS)
     except Rejected:
         return None
+
+
+def local_name(root: etree._Element | None) -> str | None:
+    tag = root.tag if root is not None else None
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else None
 
 

@@ -158,6 +158,19 @@ def parse_xml(data: bytes, limits: ParseLimits) -> etree._Element:
     return root
 
 
+def refits(data: bytes, root: etree._Element, limits: ParseLimits) -> bool:
+    """Whether parse_xml(data, limits) would return a tree equal to `root`, which parse_xml gave for the
+    same bytes under other limits: then a caller can use `root` instead of parsing the bytes again.
+    Only the limits differ between the two calls; transcoded documents are simply parsed again."""
+    if not isinstance(data, bytes) or len(data) > limits.max_bytes or data.startswith(_UTF16_BOMS):
+        return False
+    try:
+        _check_shape(data, root, limits)
+    except Rejected:
+        return False
+    return True
+
+
 def _check_shape(data: bytes, root: etree._Element, limits: ParseLimits) -> None:
     # Every element has a start tag beginning with "<", so the count of "<" bytes bounds the
     # element count from above without walking the tree; only big documents need the exact count.

@@ -14,7 +14,8 @@ MAX_STORED_BYTES = 2 * 1024 * 1024
 
 
 async def record(
-    conn: AsyncConnection, *, data: bytes, source: str, origin: str, at: datetime, outcome: str, reason: str = ""
+    conn: AsyncConnection, *, data: bytes, source: str, origin: str, at: datetime, outcome: str, reason: str = "",
+    alert_id: int | None = None,
 ) -> int:
     stored = data[:MAX_STORED_BYTES]
     result = await conn.execute(
@@ -28,6 +29,7 @@ async def record(
             truncated=len(stored) < len(data),
             outcome=outcome,
             reason=reason,
+            alert_id=alert_id,
         )
     )
     return int(result.inserted_primary_key[0])
