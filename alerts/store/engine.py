@@ -101,10 +101,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # The driver's own transaction handling is turned off so that "begin" below decides.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # The wait first: switching a new database to WAL needs a lock that another replica, migrating the
+    # same new file, may hold; without the timeout set, that switch fails at once as "database is locked".
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 
