@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,3 +99,37 @@ def items(message_id: int, phones: list[str], *, first_id: int = 1, text: str = 
 
 def phones(count: int, start: int = 0) -> list[str]:
     return [f"+86139{i:08d}" for i in range(start, start + count)]
+
+
+@contextlib.asynccontextmanager
+async def provider_selected(name: str, monkeypatch: Any, config_dir: Path, token: str) -> AsyncIterator[Any]:
+    """A local Aliyun or Tencent server answering as the provider does, and the environment of a service
+    that sends through it (ALERTS_SMS_PROVIDER, its credentials and endpoint, the receipt token; no
+    Twilio); yields the server."""
+    reg = registry()
+    if name == "aliyun":
+        server: Any = aliyun_fake(reg)
+        runner, url = await aliyun_server.start(server)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", aliyun_server.ACCESS_KEY_ID)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", aliyun_server.ACCESS_KEY_SECRET)
+        monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+        monkeypatch.setenv("ALERTS_ALIYUN_SMS_ENDPOINT", url)
+    else:
+        server = tencent_fake(reg)
+        runner, url = await tencent_server.start(server)
+        monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", tencent_server.SECRET_ID)
+        monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", tencent_server.SECRET_KEY)
+        monkeypatch.setenv("ALERTS_TENCENT_SMS_ENDPOINT", url)
+        path = config_dir / "sms_providers.yaml"
+        path.write_text(path.read_text(encoding="utf-8").replace('sdk_app_id: "1400000000"',
+                                                                 f'sdk_app_id: "{tencent_server.APP_ID}"'),
+                        encoding="utf-8")
+    monkeypatch.setenv("ALERTS_SMS_PROVIDER", name)
+    monkeypatch.setenv("ALERTS_SMS_CALLBACK_TOKEN", token)
+    # Only the selected provider's credentials are set: no Twilio.
+    for var in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        yield server
+    finally:
+        await runner.cleanup()

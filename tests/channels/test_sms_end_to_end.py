@@ -16,8 +16,7 @@ from alerts.channels.sms.channel import SmsChannel
 from alerts.store import drafts as draft_store
 from alerts.store.tables import deliveries, messages, residents
 from alerts.workflow.policy import Refused
-from tests.channels import aliyun_server, tencent_server
-from tests.channels.sms_support import aliyun_fake, registry, tencent_fake
+from tests.channels.sms_support import provider_selected, registry
 from tests.web.conftest import login, serve
 from tests.workflow.support import build_world
 
@@ -28,33 +27,8 @@ TOKEN = "callback-token-0123456789"
 async def provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                    config_dir: Path) -> AsyncIterator[tuple[str, Any]]:
     name = request.param
-    reg = registry()
-    if name == "aliyun":
-        server: Any = aliyun_fake(reg)
-        runner, url = await aliyun_server.start(server)
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", aliyun_server.ACCESS_KEY_ID)
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", aliyun_server.ACCESS_KEY_SECRET)
-        monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        monkeypatch.setenv("ALERTS_ALIYUN_SMS_ENDPOINT", url)
-    else:
-        server = tencent_fake(reg)
-        runner, url = await tencent_server.start(server)
-        monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", tencent_server.SECRET_ID)
-        monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", tencent_server.SECRET_KEY)
-        monkeypatch.setenv("ALERTS_TENCENT_SMS_ENDPOINT", url)
-        path = config_dir / "sms_providers.yaml"
-        path.write_text(path.read_text(encoding="utf-8").replace('sdk_app_id: "1400000000"',
-                                                                 f'sdk_app_id: "{tencent_server.APP_ID}"'),
-                        encoding="utf-8")
-    monkeypatch.setenv("ALERTS_SMS_PROVIDER", name)
-    monkeypatch.setenv("ALERTS_SMS_CALLBACK_TOKEN", TOKEN)
-    # Only the selected provider's credentials are set: no Twilio.
-    for var in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    try:
+    async with provider_selected(name, monkeypatch, config_dir, TOKEN) as server:
         yield name, server
-    finally:
-        await runner.cleanup()
 
 
 async def approve(world: Any, draft_id: int) -> None:

@@ -19,8 +19,7 @@ from sqlalchemy import select
 from alerts.channels.sms.channel import SmsChannel
 from alerts.store.tables import ack_attempts
 from alerts.web.app import make_app
-from tests.channels import aliyun_server, tencent_server
-from tests.channels.sms_support import aliyun_fake, registry, tencent_fake
+from tests.channels.sms_support import provider_selected, registry
 from tests.events.support import events_world
 from tests.test_checks import check
 from tests.web.conftest import free_port
@@ -68,32 +67,8 @@ class Provider:
 async def provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                    config_dir: Path) -> AsyncIterator[Provider]:
     name = request.param
-    reg = registry()
-    if name == "aliyun":
-        server: Any = aliyun_fake(reg)
-        runner, url = await aliyun_server.start(server)
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", aliyun_server.ACCESS_KEY_ID)
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", aliyun_server.ACCESS_KEY_SECRET)
-        monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-        monkeypatch.setenv("ALERTS_ALIYUN_SMS_ENDPOINT", url)
-    else:
-        server = tencent_fake(reg)
-        runner, url = await tencent_server.start(server)
-        monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", tencent_server.SECRET_ID)
-        monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", tencent_server.SECRET_KEY)
-        monkeypatch.setenv("ALERTS_TENCENT_SMS_ENDPOINT", url)
-        path = config_dir / "sms_providers.yaml"
-        path.write_text(path.read_text(encoding="utf-8").replace('sdk_app_id: "1400000000"',
-                                                                 f'sdk_app_id: "{tencent_server.APP_ID}"'),
-                        encoding="utf-8")
-    monkeypatch.setenv("ALERTS_SMS_PROVIDER", name)
-    monkeypatch.setenv("ALERTS_SMS_CALLBACK_TOKEN", TOKEN)
-    for var in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    try:
+    async with provider_selected(name, monkeypatch, config_dir, TOKEN) as server:
         yield Provider(name, server)
-    finally:
-        await runner.cleanup()
 
 
 async def _served(world: World) -> tuple[web.AppRunner, str]:
